@@ -1,0 +1,57 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// classify maps an S3 error to the package's sentinels, keeping the server's
+// error in the chain: a missing key or version to ErrNotFound, a failed
+// If-None-Match to ErrExists, a refused delete of a retained version to
+// ErrLocked. A missing bucket is not ErrNotFound. nil stays nil.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	code, msg := "", ""
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, msg = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case code == "NoSuchBucket":
+		return err
+	case code == "NoSuchKey", code == "NoSuchVersion", code == "NoSuchUpload",
+		code == "NotFound", status == http.StatusNotFound:
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case code == "PreconditionFailed", status == http.StatusPreconditionFailed,
+		code == "ConditionalRequestConflict":
+		return fmt.Errorf("%w: %w", ErrExists, err)
+	case code == "AccessDenied" && lockMessage(msg):
+		return fmt.Errorf("%w: %w", ErrLocked, err)
+	}
+	return err
+}
+
+// lockMessage tells an access-denied message that blames object lock (AWS:
+// "... protected by object lock"; MinIO: "Object is WORM protected and
+// cannot be overwritten") from one that blames the caller's permissions.
+func lockMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{"worm", "object lock", "object-lock", "retention"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
