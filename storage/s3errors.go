@@ -37,15 +37,16 @@ func classify(err error) error {
 	case code == "PreconditionFailed", status == http.StatusPreconditionFailed,
 		code == "ConditionalRequestConflict":
 		return fmt.Errorf("%w: %w", ErrExists, err)
-	case code == "AccessDenied" && lockMessage(msg):
+	case (code == "AccessDenied" || code == "InvalidRequest") && lockMessage(msg):
 		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return err
 }
 
-// lockMessage tells an access-denied message that blames object lock (AWS:
-// "... protected by object lock"; MinIO: "Object is WORM protected and
-// cannot be overwritten") from one that blames the caller's permissions.
+// lockMessage tells a refusal that blames object lock (AWS: 403
+// AccessDenied "... protected by object lock"; MinIO: 400 InvalidRequest
+// "Object is WORM protected and cannot be overwritten") from one that blames
+// the caller's permissions or request.
 func lockMessage(msg string) bool {
 	m := strings.ToLower(msg)
 	for _, s := range []string{"worm", "object lock", "object-lock", "retention"} {

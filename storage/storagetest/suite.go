@@ -122,10 +122,11 @@ func keys(t *testing.T, s storage.Store, prefix string) []string {
 	return ks
 }
 
-// wantNoUploads fails when an incomplete upload of key remains.
+// wantNoUploads fails when an incomplete upload of key remains. It lists
+// with the whole key as the prefix, which MinIO needs.
 func wantNoUploads(t *testing.T, s storage.Store, key string) {
 	t.Helper()
-	ups, err := s.ListUploads(context.Background(), "")
+	ups, err := s.ListUploads(context.Background(), key)
 	if err != nil {
 		t.Fatalf("ListUploads: %v", err)
 	}
