@@ -47,7 +47,7 @@ const maxSpan = 200 // years
 func ParseDuration(s string) (Duration, error) {
 	var d Duration
 	if s == "" {
-		return d, fmt.Errorf("parsing duration: empty")
+		return d, fmt.Errorf("parsing duration \"\": empty")
 	}
 	us := units()
 	next := 0 // index of the smallest unit still allowed
@@ -94,7 +94,7 @@ func ParseDuration(s string) (Duration, error) {
 			return Duration{}, fmt.Errorf("parsing duration %q: %s%s is longer than %d years", s, num, name, maxSpan)
 		}
 		if n == 0 {
-			return Duration{}, fmt.Errorf("parsing duration %q: zero %s", s, name)
+			return Duration{}, fmt.Errorf("parsing duration %q: %s%s is zero (durations are positive)", s, num, name)
 		}
 		*us[k].get(&d) = n
 	}

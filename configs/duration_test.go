@@ -21,7 +21,7 @@ func TestParseDuration(t *testing.T) {
 		{in: "1y2mo3w4d5h", want: Duration{1, 2, 3, 4, 5}},
 		{in: "200y", want: Duration{years: 200}},
 		{in: "", wantErr: "empty"},
-		{in: "0d", wantErr: "zero d"},
+		{in: "0d", wantErr: "0d is zero"},
 		{in: "5", wantErr: "has no unit"},
 		{in: "d", wantErr: "expected a number"},
 		{in: "-1d", wantErr: "expected a number"},
