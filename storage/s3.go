@@ -139,6 +139,7 @@ func newS3Client(ctx context.Context, o Options, endpoint string, log *slog.Logg
 				so.MaxAttempts = retryMaxAttempts
 				so.MaxBackoff = retryMaxBackoff
 				so.RateLimiter = ratelimit.None
+				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(tlsPermanent)}, so.Retryables...)
 			})
 		}),
 	}
@@ -199,6 +200,22 @@ func newHTTPClient(caFile string) (*awshttp.BuildableClient, error) {
 			tr.TLSClientConfig.RootCAs = roots
 		}
 	}), nil
+}
+
+// tlsPermanent says that a failed certificate check or a server that does
+// not speak TLS is not worth a retry; it leaves other errors to the SDK,
+// which would otherwise retry them as connection errors for minutes.
+func tlsPermanent(err error) aws.Ternary {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	var rerr tls.RecordHeaderError
+	if errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) ||
+		errors.As(err, &cerr) || errors.As(err, &rerr) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }
 
 // slogLogger passes the SDK's log lines to slog.
