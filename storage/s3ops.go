@@ -116,6 +116,9 @@ func (s *S3) DeleteVersion(ctx context.Context, key, versionID string) error {
 }
 
 // ListUploads pages through ListMultipartUploads under the store's prefix.
+// AWS matches prefix as a key prefix; MinIO matches it as a whole key, so
+// on MinIO ListUploads("") is always empty, and a caller that wants to see
+// the leftovers of one object asks for exactly its key.
 func (s *S3) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
 	p := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{
 		Bucket: &s.bucket,

@@ -113,7 +113,9 @@ type Store interface {
 	// retention lasts, ErrNotFound when there is no such version.
 	DeleteVersion(ctx context.Context, key, versionID string) error
 	// ListUploads returns the incomplete uploads whose keys start with
-	// prefix, including ones still in progress.
+	// prefix, including ones still in progress. MinIO lists only the
+	// uploads of the one key equal to prefix (and none for ""); it removes
+	// stale uploads itself after a day.
 	ListUploads(ctx context.Context, prefix string) ([]Upload, error)
 	// AbortUpload removes an incomplete upload and its parts.
 	AbortUpload(ctx context.Context, u Upload) error
