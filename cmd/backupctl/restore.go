@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pgtier/pgtier/catalog"
+	"github.com/pgtier/pgtier/cmd/internal/setup"
+	"github.com/pgtier/pgtier/crypto"
+	"github.com/pgtier/pgtier/restore"
+	"github.com/pgtier/pgtier/snapshot"
+)
+
+type restoreFlags struct {
+	database, to, output, reason, identity, at string
+	latest, intoExisting, noOwner                bool
+}
+
+func (a *app) restoreCmd() *cobra.Command {
+	var f restoreFlags
+	cmd := &cobra.Command{
+		Use:   "restore (ID | --latest | --at TIME) --database D (--to DSN | --output FILE) --reason TEXT",
+		Short: "Restore a backup into a new database or a file",
+		Long: "Restore a backup into a new database, which backupctl creates and drops again\n" +
+			"if the restore fails, or write its pg_dump archive to a file (--output).\n\n" +
+			"The target's password comes from PGPASSWORD or ~/.pgpass, not from the DSN.\n" +
+			"The age identity comes from --identity or $PGTIER_IDENTITY.",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return setup.Usagef("restore takes at most one backup id")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.restore(cmd, args, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.database, "database", "", "the database whose backup to restore")
+	fl.BoolVar(&f.latest, "latest", false, "restore the newest backup")
+	fl.StringVar(&f.at, "at", "", "restore the newest backup taken at or before this time (RFC 3339)")
+	fl.StringVar(&f.to, "to", "", "target DSN; its database is created for the restore")
+	fl.StringVar(&f.output, "output", "", "write the pg_dump archive to this file instead (- for stdout)")
+	fl.StringVar(&f.reason, "reason", "", "why this restore is needed (required, recorded)")
+	fl.StringVar(&f.identity, "identity", "", "your age identity file (default $PGTIER_IDENTITY)")
+	fl.BoolVar(&f.intoExisting, "into-existing", false, "restore into an existing database, in one transaction")
+	fl.BoolVar(&f.noOwner, "no-owner", false, "do not restore object ownership (pg_restore --no-owner)")
+	return cmd
+}
+
+func (f *restoreFlags) check(args []string) error {
+	picks := 0
+	for _, set := range []bool{len(args) == 1, f.latest, f.at != ""} {
+		if set {
+			picks++
+		}
+	}
+	if f.identity == "" {
+		f.identity = os.Getenv("PGTIER_IDENTITY")
+	}
+	switch {
+	case picks != 1:
+		return setup.Usagef("name the backup: an ID, --latest or --at TIME (one of them)")
+	case f.database == "":
+		return setup.Usagef("--database is required")
+	case (f.to == "") == (f.output == ""):
+		return setup.Usagef("give a target: --to DSN or --output FILE (one of them)")
+	case f.reason == "":
+		return setup.Usagef("--reason is required: say why this restore is needed; it is recorded")
+	case f.identity == "":
+		return setup.Usagef("--identity FILE is required (or set PGTIER_IDENTITY): your age identity")
+	}
+	return nil
+}
+
+func (a *app) restore(cmd *cobra.Command, args []string, f restoreFlags) error {
+	if err := f.check(args); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	identities, _, err := crypto.LoadIdentities(f.identity)
+	if err != nil {
+		return setup.Usage(err)
+	}
+	var target snapshot.Conn
+	if f.to != "" {
+		if target, err = snapshot.ParseDSN(f.to); err != nil {
+			return setup.Usage(err)
+		}
+	}
+	store, err := setup.Store(ctx, cfg, a.logger)
+	if err != nil {
+		return err
+	}
+	cat := setup.Catalog(store, cfg, "", a.logger)
+	m, err := pick(cmd, cat, f, args)
+	if err != nil {
+		return setup.Classify(err)
+	}
+	r := &restore.Restorer{Source: cat, Identities: identities, Logger: a.logger, Progress: a.progress()}
+	start := time.Now()
+	var n int64
+	dest := f.output
+	if f.output != "" {
+		n, err = r.ToFile(ctx, m, f.output)
+	} else {
+		dest = target.String()
+		if r.Tools, _, err = setup.Tools(ctx, cfg, adminOf(target)); err == nil {
+			n, err = r.ToDatabase(ctx, m, target, restore.DBOptions{IntoExisting: f.intoExisting, NoOwner: f.noOwner})
+		}
+	}
+	if err != nil {
+		return setup.Classify(err)
+	}
+	fmt.Fprintf(a.stderr, "restored backup %s of %s into %s: %d bytes in %s\n",
+		m.ID, m.Database, dest, n, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func adminOf(c snapshot.Conn) snapshot.Conn {
+	c.Database = "postgres"
+	return c
+}
+
+// pick finds the manifest the flags name.
+func pick(cmd *cobra.Command, cat *catalog.Catalog, f restoreFlags, args []string) (*catalog.Manifest, error) {
+	if len(args) == 1 {
+		return cat.Get(cmd.Context(), f.database, args[0])
+	}
+	var at time.Time
+	if f.at != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, f.at); err != nil {
+			return nil, setup.Usagef("--at %q is not a time like 2026-11-21T06:00:00Z", f.at)
+		}
+	}
+	all, err := cat.List(cmd.Context(), f.database)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Latest(all, at)
+}
+
+// progress draws a bar on stderr when it is a terminal.
+func (a *app) progress() func(int64) func(int64) {
+	f, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(total int64) func(int64) {
+		bar := progressbar.DefaultBytes(total, "restoring")
+		return func(n int64) { _ = bar.Add64(n) }
+	}
+}

@@ -1,0 +1,81 @@
+// Command backupd is pgtier's daemon: it backs up the configured Postgres
+// cluster into the configured bucket. With --once it runs one cycle and
+// exits: 0 when every database was backed up, 1 when any failed, 2 on a
+// usage or configuration error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pgtier/pgtier/cmd/internal/setup"
+	"github.com/pgtier/pgtier/configs"
+	"github.com/pgtier/pgtier/scheduler"
+)
+
+// version is set by the linker: -ldflags "-X main.version=v1.2.3".
+var version string
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("backupd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "/etc/pgtier/pgtier.yaml", "configuration file")
+	once := fs.Bool("once", false, "run one backup cycle, then exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return setup.ExitOK
+		}
+		return setup.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return setup.Report(stderr, setup.Usagef("unexpected argument %q; backupd takes only flags (see backupd -h)", fs.Arg(0)))
+	}
+	v := setup.Version(version)
+	if *showVersion {
+		fmt.Fprintln(stderr, "backupd", v)
+		return setup.ExitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := setup.Logger(stderr, slog.LevelInfo)
+	cfg, err := configs.Load(*configPath)
+	if err != nil {
+		return setup.Report(stderr, err)
+	}
+	if !*once {
+		return setup.Report(stderr, setup.Usagef("backupd runs only with --once in this version; run it from a systemd timer"))
+	}
+	return setup.Report(stderr, runOnce(ctx, cfg, v, logger))
+}
+
+func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *slog.Logger) error {
+	store, err := setup.Store(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	job, admin, err := setup.Job(ctx, cfg, store, version, logger, time.Now)
+	if err != nil {
+		return err
+	}
+	cycle := &scheduler.Cycle{
+		Job:       job,
+		Admin:     admin,
+		Databases: cfg.Postgres.Databases,
+		Globals:   cfg.Postgres.Globals,
+		Logger:    logger,
+	}
+	return cycle.Run(ctx)
+}
