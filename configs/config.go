@@ -146,14 +146,15 @@ func load(path string, data []byte) (*Config, *Error) {
 		return nil, &Error{Problem: "invalid YAML: " + yamlMessage(err),
 			Fix: "fix the syntax (see configs/example.yaml)", Err: err}
 	}
-	if e := checkKeys(v.AllSettings(), ""); e != nil {
+	keys := newSchema()
+	if e := keys.checkKeys(v.AllSettings(), ""); e != nil {
 		return nil, e
 	}
-	if e := checkEnv(os.Environ()); e != nil {
+	if e := keys.checkEnv(os.Environ()); e != nil {
 		return nil, e
 	}
 	defs := defaults()
-	for _, key := range leafKeys() {
+	for _, key := range keys.leaves {
 		if d, ok := defs[key]; ok {
 			v.SetDefault(key, d)
 		}

@@ -174,6 +174,9 @@ func FuzzParseDuration(f *testing.F) {
 		if err != nil || back != d {
 			t.Fatalf("round trip of %q: %v, %v", s, back, err)
 		}
+		if ok, _ := d.NeverLonger(d); !ok || d.Compare(d) != 0 {
+			t.Fatalf("%q is longer than itself", s)
+		}
 		if end := d.AddTo(from); !end.After(from) || end.After(from.AddDate(maxSpan, 1, 0)) {
 			t.Fatalf("%q.AddTo(%s) = %s", s, from, end)
 		}

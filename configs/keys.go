@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,16 +60,23 @@ func walkKeys(t reflect.Type, prefix string, visit func(key string, leaf bool)) 
 	}
 }
 
-func isLeaf(key string) bool    { return contains(leafKeys(), key) }
-func isSection(key string) bool { return contains(sectionKeys(), key) }
+func isLeaf(key string) bool { return slices.Contains(leafKeys(), key) }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// schema is the set of keys, computed once per Load.
+type schema struct {
+	leaves, sections []string
+	leaf, section    map[string]bool
+}
+
+func newSchema() schema {
+	s := schema{leaves: leafKeys(), sections: sectionKeys(), leaf: map[string]bool{}, section: map[string]bool{}}
+	for _, k := range s.leaves {
+		s.leaf[k] = true
 	}
-	return false
+	for _, k := range s.sections {
+		s.section[k] = true
+	}
+	return s
 }
 
 // defaults are the values of keys the file and environment leave unset.
@@ -120,7 +128,7 @@ func secretFix(key string) string {
 // that are not in Config, and values of the wrong shape (a mapping where a
 // value belongs, or a value where a mapping belongs). Keys are visited in
 // sorted order so the reported problem does not depend on map order.
-func checkKeys(m map[string]any, prefix string) *Error {
+func (s schema) checkKeys(m map[string]any, prefix string) *Error {
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)
@@ -131,23 +139,23 @@ func checkKeys(m map[string]any, prefix string) *Error {
 		val := m[name]
 		sub, isMap := val.(map[string]any)
 		switch {
-		case isLeaf(key):
+		case s.leaf[key]:
 			if isMap {
 				return &Error{Key: key, Problem: "expected a single value, got a mapping",
 					Fix: "see configs/example.yaml for the form of " + key}
 			}
-		case isSection(key):
+		case s.section[key]:
 			if !isMap && val != nil {
 				return &Error{Key: key, Problem: fmt.Sprintf("expected a mapping of keys, got %s", quote(fmt.Sprint(val))),
 					Fix: "see configs/example.yaml for the keys of " + key}
 			}
-			if e := checkKeys(sub, key+"."); e != nil {
+			if e := s.checkKeys(sub, key+"."); e != nil {
 				return e
 			}
 		case secretFix(key) != "":
 			return &Error{Key: key, Problem: "secrets are not allowed in the config file", Fix: secretFix(key)}
 		default:
-			return &Error{Key: key, Problem: "unknown key", Fix: "check the spelling" + suggest(key, leafKeys(), sectionKeys()) + " (see configs/example.yaml)"}
+			return &Error{Key: key, Problem: "unknown key", Fix: "check the spelling" + suggest(key, s.leaves, s.sections) + " (see configs/example.yaml)"}
 		}
 	}
 	return nil
@@ -157,10 +165,10 @@ func checkKeys(m map[string]any, prefix string) *Error {
 // no key: a variable under a section prefix (PGTIER_STORAGE_ENDPONT) or one
 // close to a real name (PGTIER_ENVIRONMNT). Other PGTIER_ variables are left
 // alone. Secrets are refused as in the file (PGTIER_POSTGRES_PASSWORD).
-func checkEnv(environ []string) *Error {
+func (s schema) checkEnv(environ []string) *Error {
 	known := map[string]bool{}
 	var names []string
-	for _, k := range leafKeys() {
+	for _, k := range s.leaves {
 		known[EnvName(k)] = true
 		names = append(names, EnvName(k))
 	}
@@ -172,8 +180,8 @@ func checkEnv(environ []string) *Error {
 		}
 		key := strings.ToLower(strings.TrimPrefix(name, "PGTIER_"))
 		underSection := ""
-		for _, s := range sectionKeys() {
-			if p := strings.ReplaceAll(s, ".", "_") + "_"; strings.HasPrefix(key, p) && len(p) > len(underSection) {
+		for _, sec := range s.sections {
+			if p := strings.ReplaceAll(sec, ".", "_") + "_"; strings.HasPrefix(key, p) && len(p) > len(underSection) {
 				underSection = p
 			}
 		}
@@ -196,6 +204,9 @@ func checkEnv(environ []string) *Error {
 // suggest returns `, did you mean "x"?` for the candidate closest to s, or ""
 // when none is within two edits.
 func suggest(s string, lists ...[]string) string {
+	if len(s) > 64 {
+		return ""
+	}
 	best, bestDist := "", 3
 	for _, list := range lists {
 		for _, c := range list {
