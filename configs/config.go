@@ -165,6 +165,7 @@ func load(path string, data []byte) (*Config, *Error) {
 	var c Config
 	err := v.Unmarshal(&c, viper.DecodeHook(decodeHook()), func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
+		dc.WeaklyTypedInput = false
 	})
 	if err != nil {
 		return nil, decodeError(err)

@@ -4,12 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 )
+
+// shapeError refuses a list or mapping where one value belongs.
+func shapeError(v reflect.Value) *valueError {
+	got := "a list"
+	if v.Kind() == reflect.Map {
+		got = "a mapping"
+	}
+	return &valueError{"expected a single value, got " + got, "see configs/example.yaml"}
+}
 
 // valueError is a decode hook's complaint about one value; mapstructure wraps
 // it with the key's name.
@@ -20,9 +30,59 @@ func (e *valueError) Error() string { return e.problem + "; " + e.fix }
 const durationFix = "write a whole number and a unit: h, d, w, mo or y (e.g. 7d, 13mo, 1y6mo)"
 
 // decodeHook converts strings (from YAML or the environment) into calendar
-// Durations, time.Durations and string lists.
+// Durations, time.Durations, string lists, numbers and booleans. Decoding is
+// otherwise strict (no weak typing): 5432.5 is not a port and 1 is not true.
 func decodeHook() mapstructure.DecodeHookFunc {
-	return mapstructure.ComposeDecodeHookFunc(calendarHook, timeHook, listHook)
+	return mapstructure.ComposeDecodeHookFunc(calendarHook, timeHook, listHook, scalarHook)
+}
+
+// scalarHook accepts, for a number, an integer or a decimal string (the
+// environment gives strings); for a boolean, true/false or "true"/"false";
+// for a string, a string or an integer (level: 19).
+func scalarHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
+	v := reflect.ValueOf(data)
+	if !v.IsValid() {
+		return data, nil
+	}
+	switch to.Kind() {
+	case reflect.Int:
+		const fix = "write a whole number such as 5432"
+		switch {
+		case v.CanInt():
+			return v.Int(), nil
+		case v.CanUint() && v.Uint() <= 1<<31:
+			return int64(v.Uint()), nil
+		case v.Kind() == reflect.String:
+			n, err := strconv.Atoi(v.String())
+			if err != nil {
+				return nil, &valueError{quote(v.String()) + " is not a whole number", fix}
+			}
+			return n, nil
+		}
+		return nil, &valueError{quote(fmt.Sprint(data)) + " is not a whole number", fix}
+	case reflect.Bool:
+		const fix = "write true or false"
+		switch {
+		case v.Kind() == reflect.Bool:
+			return data, nil
+		case v.Kind() == reflect.String && (v.String() == "true" || v.String() == "false"):
+			return v.String() == "true", nil
+		}
+		return nil, &valueError{quote(fmt.Sprint(data)) + " is not true or false", fix}
+	case reflect.String:
+		switch {
+		case v.Kind() == reflect.String:
+			return data, nil
+		case v.CanInt():
+			return strconv.FormatInt(v.Int(), 10), nil
+		case v.CanUint():
+			return strconv.FormatUint(v.Uint(), 10), nil
+		case v.Kind() == reflect.Map, v.Kind() == reflect.Slice:
+			return nil, shapeError(v)
+		}
+		return nil, &valueError{quote(fmt.Sprint(data)) + " is not text", "quote the value"}
+	}
+	return data, nil
 }
 
 func calendarHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
@@ -39,6 +99,9 @@ func calendarHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
 			return nil, &valueError{quote(v) + " is not a calendar duration: " + reason, durationFix}
 		}
 		return d, nil
+	}
+	if v := reflect.ValueOf(data); v.Kind() == reflect.Map || v.Kind() == reflect.Slice {
+		return nil, shapeError(v)
 	}
 	return nil, &valueError{fmt.Sprintf("%s is not a calendar duration: no unit", quote(fmt.Sprint(data))), durationFix}
 }

@@ -93,7 +93,7 @@ func TestEnvErrors(t *testing.T) {
 		want string
 	}{
 		{"bad number", map[string]string{"PGTIER_POSTGRES_PORT": "abc"},
-			`postgres.port (from PGTIER_POSTGRES_PORT): cannot use "abc" as a whole number; write a whole number`},
+			`postgres.port (from PGTIER_POSTGRES_PORT): "abc" is not a whole number; write a whole number such as 5432`},
 		{"bad value", map[string]string{"PGTIER_TIMEZONE": "Mars/Base"},
 			`timezone (from PGTIER_TIMEZONE): unknown time zone "Mars/Base"`},
 		{"bad duration", map[string]string{"PGTIER_TIERS_BASE_MIN": "2x"},
