@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Delete removes the file. A missing key is not an error. Empty
@@ -77,3 +78,6 @@ func (l *Local) AbortUpload(ctx context.Context, u Upload) error {
 	}
 	return nil
 }
+
+// ServerTime returns the local clock: the directory has no other.
+func (l *Local) ServerTime(ctx context.Context) (time.Time, error) { return time.Now(), nil }

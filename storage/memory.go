@@ -224,3 +224,10 @@ func (m *Memory) ListUploads(ctx context.Context, prefix string) ([]Upload, erro
 func (m *Memory) AbortUpload(ctx context.Context, u Upload) error {
 	return fmt.Errorf("aborting upload %s of %s: %w", u.UploadID, u.Key, ErrNotFound)
 }
+
+// ServerTime returns the store's clock (see SetClock).
+func (m *Memory) ServerTime(ctx context.Context) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now(), nil
+}

@@ -46,7 +46,7 @@ const (
 
 // ObjectInfo describes one object version. Fields a store does not have are
 // zero: Local has no VersionID, lock or storage class; List fills neither
-// VersionID nor the lock fields.
+// VersionID nor the lock fields; S3's Put does not fill LastModified.
 type ObjectInfo struct {
 	Key          string // relative to the store's URL
 	Size         int64
@@ -85,9 +85,10 @@ type Upload struct {
 }
 
 // Store is the whole surface of an object store. Consumers declare the
-// smaller interface they need; every implementation here satisfies this one.
-// Keys are slash-separated, relative to the store's URL, and must be valid
-// (see CheckKey).
+// smaller interface they need; every implementation here satisfies this one,
+// and also has ServerTime(ctx) (time.Time, error), the store's clock, for
+// clock-skew checks. Keys are slash-separated, relative to the store's URL,
+// and must be valid (see CheckKey).
 type Store interface {
 	// Put streams r to key and returns the new object's info. Big inputs go
 	// up in parts; on any failure (reader error, cancelled context, server

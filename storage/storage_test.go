@@ -145,3 +145,14 @@ func TestMemoryLock(t *testing.T) {
 		t.Fatalf("deleting once the lock passed: %v", err)
 	}
 }
+
+// clock is what a clock-skew check asks of a store.
+type clock interface {
+	ServerTime(ctx context.Context) (time.Time, error)
+}
+
+var (
+	_ clock = (*storage.S3)(nil)
+	_ clock = (*storage.Local)(nil)
+	_ clock = (*storage.Memory)(nil)
+)
