@@ -15,6 +15,10 @@ import (
 // pg_stat_activity shows who is reading.
 const appName = "pgtier"
 
+// noPassFile is a password file path that cannot exist (nothing lives
+// under /dev/null), so libpq and pgx find no password there.
+const noPassFile = "/dev/null/pgpass"
+
 // connectTimeoutSeconds bounds how long pgx waits for a server to answer a
 // connection attempt; the context may cut it shorter.
 const connectTimeoutSeconds = 30
@@ -25,11 +29,13 @@ const connectTimeoutSeconds = 30
 // (libpq's default sslmode "prefer"; no password). SSLMode is ignored for
 // socket directories, as libpq does.
 //
-// Nothing else reaches the server: the tools get PGHOST, PGPORT, PGUSER,
-// PGDATABASE, PGSSLMODE and PGPASSWORD built from these fields and none of the
-// PG* variables of the calling process, and pgx gets the same settings
-// explicitly (libpq's files under ~/.postgresql, such as root.crt for
-// sslmode verify-full, still apply to both).
+// The password comes from Password only: neither pgx nor the tools read
+// PGPASSWORD or a password file (~/.pgpass, PGPASSFILE). The tools run with
+// PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, PGPASSWORD, PGAPPNAME and
+// PGPASSFILE built from these fields and none of the PG* variables of the
+// calling process; pgx gets the same settings explicitly. libpq's
+// certificate files under ~/.postgresql (root.crt for sslmode verify-full)
+// apply to both.
 type Conn struct {
 	Host     string
 	Port     int
@@ -94,9 +100,8 @@ func (c Conn) pgxConfig() (*pgx.ConnConfig, error) {
 		"application_name=" + appName,
 		"connect_timeout=" + strconv.Itoa(connectTimeoutSeconds),
 		"target_session_attrs=any",
-	}
-	if c.SSLMode != "" {
-		kv = append(kv, "sslmode="+quoteConnValue(c.SSLMode))
+		"passfile=" + noPassFile,
+		"sslmode=" + quoteConnValue(c.sslMode()),
 	}
 	cfg, err := pgx.ParseConfig(strings.Join(kv, " "))
 	if err != nil {
@@ -105,6 +110,14 @@ func (c Conn) pgxConfig() (*pgx.ConnConfig, error) {
 	cfg.Password = c.Password
 	cfg.RuntimeParams = map[string]string{"application_name": appName}
 	return cfg, nil
+}
+
+// sslMode is c.SSLMode or libpq's default.
+func (c Conn) sslMode() string {
+	if c.SSLMode == "" {
+		return "prefer"
+	}
+	return c.SSLMode
 }
 
 // connect opens one session to c. Its error reads
@@ -130,6 +143,7 @@ func (c Conn) childEnv(base []string) []string {
 		"PGUSER="+c.User,
 		"PGDATABASE="+c.Database,
 		"PGAPPNAME="+appName,
+		"PGPASSFILE="+noPassFile,
 	)
 	if c.SSLMode != "" {
 		env = append(env, "PGSSLMODE="+c.SSLMode)

@@ -40,7 +40,7 @@ func TestChildEnv(t *testing.T) {
 	base := []string{"PATH=/usr/bin", "PGPASSWORD=inherited", "PGHOST=elsewhere", "PGSSLROOTCERT=/x", "HOME=/root"}
 	c := Conn{Host: "/run/pg", Port: 5433, User: "backupd", Database: "app"}
 	got := c.childEnv(base)
-	want := []string{"PATH=/usr/bin", "HOME=/root", "PGHOST=/run/pg", "PGPORT=5433", "PGUSER=backupd", "PGDATABASE=app", "PGAPPNAME=pgtier"}
+	want := []string{"PATH=/usr/bin", "HOME=/root", "PGHOST=/run/pg", "PGPORT=5433", "PGUSER=backupd", "PGDATABASE=app", "PGAPPNAME=pgtier", "PGPASSFILE=/dev/null/pgpass"}
 	if !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q\nwant %q", got, want)
 	}
@@ -54,6 +54,7 @@ func TestChildEnv(t *testing.T) {
 func TestPgxConfig(t *testing.T) {
 	t.Setenv("PGPASSWORD", "from-env")
 	t.Setenv("PGOPTIONS", "-c statement_timeout=1")
+	t.Setenv("PGSSLMODE", "require")
 	c := Conn{Host: "/run/pg", Port: 5433, User: "o'brien", Database: `we\ird db`}
 	cfg, err := c.pgxConfig()
 	if err != nil {
@@ -64,6 +65,15 @@ func TestPgxConfig(t *testing.T) {
 	}
 	if cfg.Password != "" {
 		t.Errorf("password %q taken from the environment", cfg.Password)
+	}
+	tcp := Conn{Host: "db.example", Port: 5432, User: "u", Database: "d"}
+	cfg, err = tcp.pgxConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sslmode "prefer" has a plain-text fallback; PGSSLMODE=require has none.
+	if len(cfg.Fallbacks) != 1 || cfg.Fallbacks[0].TLSConfig != nil {
+		t.Errorf("sslmode taken from the environment: fallbacks %+v", cfg.Fallbacks)
 	}
 	if len(cfg.RuntimeParams) != 1 || cfg.RuntimeParams["application_name"] != "pgtier" {
 		t.Errorf("runtime params = %v", cfg.RuntimeParams)
