@@ -3,6 +3,8 @@ package snapshot_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -59,10 +61,14 @@ func plainDump(t *testing.T, tl snapshot.Tools, pg *harness.Postgres, db string)
 }
 
 // newTarget creates an empty database with CreateDatabase and drops it when
-// t ends.
+// t ends. Its name holds the characters that quoting must get right.
 func newTarget(t *testing.T, pg *harness.Postgres) string {
 	t.Helper()
-	name := pg.NewDB(t) + "_restored"
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := `Restore "into" it's a=b\c ` + hex.EncodeToString(b[:])
 	c := conn(pg, "postgres")
 	if err := snapshot.CreateDatabase(ctx(t), c, name); err != nil {
 		t.Fatal(err)
@@ -97,6 +103,11 @@ func TestDumpRestoreRoundTrip(t *testing.T) {
 	}
 	if head.String() != "PGDMP" {
 		t.Errorf("archive starts with %q, want PGDMP", head.String())
+	}
+
+	again := archive(t, tl, pg, dst)
+	if n, err := snapshot.ListArchive(ctx(t), tl, bytes.NewReader(again)); err != nil || n < 20 {
+		t.Errorf("listing the dump of the restored database: %d entries, %v", n, err)
 	}
 
 	if got, want := plainDump(t, tl, pg, dst), plainDump(t, tl, pg, src); got != want {

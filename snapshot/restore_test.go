@@ -2,10 +2,12 @@ package snapshot_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgtier/pgtier/snapshot"
 	"github.com/pgtier/pgtier/test/harness"
@@ -159,4 +161,23 @@ func TestListArchive(t *testing.T) {
 		t.Errorf("ListArchive of garbage = %v, want a pg_restore error", err)
 	}
 	t.Logf("garbage: %v", err)
+}
+
+func TestRestoreCancelled(t *testing.T) {
+	pg := harness.PG(t)
+	tl := tools(t, pg)
+	dst := newTarget(t, pg)
+	// A reader that never delivers, like a stalled download.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	c, cancel := context.WithTimeout(ctx(t), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := snapshot.Restore(c, tl, conn(pg, dst), pr, snapshot.RestoreOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Restore from a stalled reader = %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Restore returned %v after the context ended", d)
+	}
 }

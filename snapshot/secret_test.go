@@ -76,10 +76,17 @@ func TestPasswords(t *testing.T) {
 
 	// The right password works for pgx and for the tools, over TCP and the
 	// socket.
+	sysID := pg.QueryString(t, "postgres", `SELECT system_identifier::text FROM pg_control_system()`)
 	for _, c := range []snapshot.Conn{good, socket} {
-		if _, err := snapshot.Preflight(ctx(t), c); err != nil {
+		info, err := snapshot.Preflight(ctx(t), c)
+		if err != nil {
 			t.Errorf("Preflight(%v) = %v", c, err)
 		}
+		// A plain role may or may not read pg_control_system().
+		if info.SystemID != "" && info.SystemID != sysID {
+			t.Errorf("Preflight(%v) system id %q, want %q or none", c, info.SystemID, sysID)
+		}
+		t.Logf("system id seen by a plain role: %q", info.SystemID)
 		if n := dumpBytes(t, tl, c); n == 0 {
 			t.Errorf("Dump(%v) wrote nothing", c)
 		}
