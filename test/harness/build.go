@@ -37,7 +37,7 @@ func root() (string, error) {
 		return "", fmt.Errorf("finding the repository root: %w", err)
 	}
 	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod")) //nolint:gosec // reading go.mod files upward
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 		if err == nil && declares(b, modulePath) {
 			return dir, nil
 		}
@@ -89,7 +89,7 @@ func (s *suite) buildBinaries() *binaries {
 		return &binaries{err: err}
 	}
 	out := filepath.Join(tmp, "bin")
-	if err := os.MkdirAll(out, 0o755); err != nil { //nolint:gosec // binaries others may run
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return &binaries{err: fmt.Errorf("making %s: %w", out, err)}
 	}
 	start := time.Now()

@@ -79,7 +79,7 @@ func (s *suite) tempDir() (string, error) {
 		return "", fmt.Errorf("making harness temp dir: %w", err)
 	}
 	// Postgres may run as another OS user and must reach its own subdirectory.
-	if err := os.Chmod(dir, 0o755); err != nil { //nolint:gosec // holds only test data
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", fmt.Errorf("making harness temp dir: %w", err)
 	}
 	s.dir = dir
@@ -155,7 +155,7 @@ func freePort() (int, error) {
 
 // tail returns the last n bytes of the file at path, for error messages.
 func tail(path string, n int) string {
-	b, err := os.ReadFile(path) //nolint:gosec // harness's own log file
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}

@@ -71,8 +71,20 @@ func TestPostgresKillAndStart(t *testing.T) {
 	db := pg.NewDB(t)
 	pg.Exec(t, db, "CREATE TABLE k (id int); INSERT INTO k VALUES (1), (2)")
 	port := pg.Port
+	busy := pg.Conn(t, db)
+	done := make(chan error, 1)
+	go func() {
+		_, err := busy.Exec(context.Background(), "SELECT pg_sleep(60)")
+		done <- err
+	}()
+	for pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'") == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("query survived Kill")
 	}
 	if pg.Running() {
 		t.Fatal("running after Kill")

@@ -186,7 +186,7 @@ func (m *MinIO) startOnce() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if pr.exited() {
-			return fmt.Errorf("minio exited: %v: %s", pr.err, tail(m.logPath, 2000))
+			return fmt.Errorf("minio exited: %w: %s", pr.exitErr(), tail(m.logPath, 2000))
 		}
 		if m.ready() {
 			return nil

@@ -135,7 +135,7 @@ func (s *suite) startPostgres() (*Postgres, error) {
 		}
 	}
 	start := time.Now()
-	initdb := exec.Command(filepath.Join(bin, "initdb"), //nolint:gosec // server binary found above
+	initdb := exec.Command(filepath.Join(bin, "initdb"),
 		"-D", p.DataDir, "-U", p.User, "-A", "trust", "-E", "UTF8", "--locale=C",
 		"--no-sync", "--no-instructions")
 	initdb.Dir = dir
@@ -193,7 +193,7 @@ func (p *Postgres) startOnce() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if pr.exited() {
-			return fmt.Errorf("postgres exited: %v: %s", pr.err, tail(p.logPath, 2000))
+			return fmt.Errorf("postgres exited: %w: %s", pr.exitErr(), tail(p.logPath, 2000))
 		}
 		if p.ping() == nil {
 			return nil

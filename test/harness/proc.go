@@ -25,12 +25,12 @@ type proc struct {
 // startProc starts path with args in dir, appending its output to logPath.
 // A non-nil cred runs it as that user.
 func startProc(path string, args, env []string, dir, logPath string, cred *syscall.Credential) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) //nolint:gosec // harness's own log file
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(path, args...) //nolint:gosec // the harness runs the servers it was told to
+	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout = logf
@@ -68,7 +68,7 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) error {
 		return nil
 	}
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signalling pid %d: %w", p.cmd.Process.Pid, err)
+		return fmt.Errorf("signaling pid %d: %w", p.cmd.Process.Pid, err)
 	}
 	select {
 	case <-p.done:
@@ -78,52 +78,95 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) error {
 	return p.kill()
 }
 
-// kill sends SIGKILL to the process group and waits until the leader and
-// every other member have exited.
+// kill ends the process and all its descendants with SIGKILL, as a crash
+// would, and waits until none of them runs. Descendants are found by parent
+// pid, since servers such as postgres put each child in its own session.
 func (p *proc) kill() error {
 	pid := p.cmd.Process.Pid
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("killing process group %d: %w", pid, err)
+	// A stopped process forks no more children while they are collected.
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	pids := append(descendants(pid), pid)
+	for _, id := range pids {
+		if err := syscall.Kill(id, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("killing pid %d: %w", id, err)
+		}
 	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	deadline := time.After(30 * time.Second)
 	select {
 	case <-p.done:
 	case <-deadline:
 		return fmt.Errorf("process %d did not exit after SIGKILL", pid)
 	}
-	for groupAlive(pid) {
-		select {
-		case <-deadline:
-			return fmt.Errorf("process group %d still alive after SIGKILL", pid)
-		case <-time.After(10 * time.Millisecond):
+	for _, id := range pids {
+		for running(id) {
+			select {
+			case <-deadline:
+				return fmt.Errorf("pid %d still running after SIGKILL", id)
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
 	return nil
 }
 
-// groupAlive reports whether a process of group pgid is running (zombies,
-// which hold no resources, do not count).
-func groupAlive(pgid int) bool {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, path := range stats {
-		b, err := os.ReadFile(path) //nolint:gosec // procfs
-		if err != nil {
-			continue
-		}
-		// "pid (comm) state ppid pgrp ...": comm may hold spaces and parens.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
-			return true
+// stat is what kill needs from /proc/PID/stat.
+type stat struct {
+	pid, ppid int
+	state     string
+}
+
+// readStat parses /proc/PID/stat: "pid (comm) state ppid ...", where comm
+// may hold spaces and parentheses.
+func readStat(path string) (stat, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return stat{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	j := bytes.IndexByte(b, ' ')
+	if i < 0 || j < 0 {
+		return stat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return stat{}, false
+	}
+	pid, err1 := strconv.Atoi(string(b[:j]))
+	ppid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return stat{}, false
+	}
+	return stat{pid: pid, ppid: ppid, state: f[0]}, true
+}
+
+// descendants returns the pids of every live descendant of pid.
+func descendants(pid int) []int {
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	children := map[int][]int{}
+	for _, path := range paths {
+		if st, ok := readStat(path); ok {
+			children[st.ppid] = append(children[st.ppid], st.pid)
 		}
 	}
-	return false
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, c := range children[next] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// running reports whether pid is a live process; zombies, which hold no
+// memory or shared memory any more, do not count.
+func running(pid int) bool {
+	st, ok := readStat("/proc/" + strconv.Itoa(pid) + "/stat")
+	return ok && st.state != "Z" && st.state != "X"
 }
 
 // childEnv is the environment for server processes: the test's environment
@@ -140,3 +183,11 @@ func childEnv(extra ...string) []string {
 }
 
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
+
+// exitErr is the exit status of an exited process, never nil.
+func (p *proc) exitErr() error {
+	if p.err == nil {
+		return errors.New("exit status 0")
+	}
+	return p.err
+}
