@@ -138,9 +138,12 @@ func (s Schedule) check() *Error {
 	if s.Jitter < 0 {
 		return &Error{Key: "schedule.jitter", Problem: "negative", Fix: "use 0s or a positive delay such as 5m"}
 	}
+	t := sched.Next(reference())
+	if t.IsZero() {
+		return &Error{Key: key, Problem: quote(s.Base) + " never runs", Fix: "check the day and month fields"}
+	}
 	// The jitter must stay below the shortest gap between runs, or runs overlap.
 	gap := time.Duration(-1)
-	t := sched.Next(reference())
 	for range 100 {
 		n := sched.Next(t)
 		if n.IsZero() {
