@@ -170,12 +170,20 @@ func Open(ctx context.Context, o Options) (Store, error) {
 	}
 	switch u.Scheme {
 	case "s3":
-		return OpenS3(ctx, o)
+		s, err := OpenS3(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
 			return nil, fmt.Errorf("storage url %s: a file url has no host (use file:///absolute/dir)", o.URL)
 		}
-		return NewLocal(u.Path)
+		l, err := NewLocal(u.Path)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
 	default:
 		return nil, fmt.Errorf("storage url %q: unknown scheme (use s3://bucket/prefix or file:///dir)", o.URL)
 	}

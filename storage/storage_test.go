@@ -156,3 +156,12 @@ var (
 	_ clock = (*storage.Local)(nil)
 	_ clock = (*storage.Memory)(nil)
 )
+
+func TestOpenErrorIsNilStore(t *testing.T) {
+	for _, u := range []string{"s3:///nobucket", "file:///does/not/exist"} {
+		s, err := storage.Open(context.Background(), storage.Options{URL: u})
+		if err == nil || s != nil {
+			t.Errorf("Open(%q) = %v, %v; want a nil Store and an error", u, s, err)
+		}
+	}
+}
