@@ -17,7 +17,7 @@ const appName = "pgtier"
 
 // noPassFile is a password file path that cannot exist (nothing lives
 // under /dev/null), so libpq and pgx find no password there.
-const noPassFile = "/dev/null/pgpass"
+const noPassFile = "/dev/null/pgpass" // #nosec G101 -- a path, not a credential
 
 // connectTimeoutSeconds bounds how long pgx waits for a server to answer a
 // connection attempt; the context may cut it shorter.

@@ -165,7 +165,7 @@ func runWithInput(ctx context.Context, c Conn, tool, path string, args []string,
 	}
 	if waitErr != nil {
 		if ctx.Err() != nil {
-			waitErr = fmt.Errorf("%w (%v)", context.Cause(ctx), waitErr)
+			waitErr = fmt.Errorf("%w (%w)", context.Cause(ctx), waitErr)
 		}
 		return &ToolError{Tool: tool, Database: c.Database, Err: waitErr, Stderr: tail.String(), secret: c.Password}
 	}

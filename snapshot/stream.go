@@ -175,9 +175,9 @@ func (s *Stream) result(err error) error {
 	}
 	switch {
 	case s.stopped.Load():
-		err = fmt.Errorf("%w (%v)", ErrStopped, err)
+		err = fmt.Errorf("%w (%w)", ErrStopped, err)
 	case s.ctx.Err() != nil:
-		err = fmt.Errorf("%w (%v)", context.Cause(s.ctx), err)
+		err = fmt.Errorf("%w (%w)", context.Cause(s.ctx), err)
 	}
 	return &ToolError{Tool: s.tool, Database: s.db, Err: err, Stderr: s.tail.String(), secret: s.secret}
 }

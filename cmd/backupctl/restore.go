@@ -18,7 +18,7 @@ import (
 
 type restoreFlags struct {
 	database, to, output, reason, identity, at string
-	latest, intoExisting, noOwner                bool
+	latest, intoExisting, noOwner              bool
 }
 
 func (a *app) restoreCmd() *cobra.Command {
