@@ -193,7 +193,7 @@ func decodeError(err error) *Error {
 
 // collectDecodeErrors gathers the innermost DecodeErrors in an error tree.
 func collectDecodeErrors(err error, out *[]*mapstructure.DecodeError) {
-	switch x := err.(type) {
+	switch x := err.(type) { //nolint:errorlint // walks the error tree itself, level by level
 	case nil:
 		return
 	case *mapstructure.DecodeError:

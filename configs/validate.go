@@ -195,7 +195,8 @@ func checkStorageClass(key, class string) *Error {
 	}
 	for i := 0; i < len(class); i++ {
 		c := class[i]
-		if !(c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+		upper, digit := c >= 'A' && c <= 'Z', i > 0 && c >= '0' && c <= '9'
+		if !upper && !digit && c != '_' {
 			return &Error{Key: key, Problem: quote(class) + " is not a storage class name", Fix: "use an S3 storage class such as STANDARD_IA or GLACIER_IR, or \"\" for the bucket default"}
 		}
 	}
