@@ -30,7 +30,7 @@ vet:
 
 ## lint: golangci-lint with .golangci.yml
 lint:
-	golangci-lint run ./...
+	golangci-lint run --allow-serial-runners ./...
 
 ## test: gofmt, go vet, golangci-lint, then every test against real servers
 test: install fmt-check vet lint
