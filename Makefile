@@ -18,9 +18,12 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/backupd ./cmd/backupctl
 
-## install: PostgreSQL, MinIO, age, zstd, promtool, golangci-lint (skips what is there)
+## install: PostgreSQL, MinIO, age, zstd, promtool, golangci-lint (skips what is there;
+## SKIP_INSTALL=1 skips the step, for callers that ran it already)
 install:
+ifeq ($(SKIP_INSTALL),)
 	test/install.sh
+endif
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: not formatted (run gofmt -w):"; echo "$$out"; exit 1; fi
