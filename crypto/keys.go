@@ -23,6 +23,11 @@ func LoadRecipients(path string) ([]age.Recipient, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseRecipients(path, data)
+}
+
+// parseRecipients parses the contents of the recipients file at path.
+func parseRecipients(path string, data []byte) ([]age.Recipient, []string, error) {
 	var (
 		recipients   []age.Recipient
 		keys         []string
@@ -132,6 +137,11 @@ func LoadIdentities(path string) ([]age.Identity, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseIdentities(path, data)
+}
+
+// parseIdentities parses the contents of the identity file at path.
+func parseIdentities(path string, data []byte) ([]age.Identity, []string, error) {
 	var (
 		ids  []age.Identity
 		keys []string
