@@ -41,9 +41,10 @@ func (c *cutBody) Read(p []byte) (int, error) {
 
 const cutAt = 256 << 10
 
-// cuttingProxy forwards to MinIO and cuts the next *cuts GET bodies after
-// cutAt bytes. It keeps the Host header, so signatures still verify.
-func cuttingProxy(t *testing.T, mi *harness.MinIO, cuts *atomic.Int32) string {
+// faultProxy forwards to MinIO, answers the next *fails requests with 503
+// SlowDown, and cuts the next *cuts GET bodies after cutAt bytes. It keeps
+// the Host header, so signatures still verify.
+func faultProxy(t *testing.T, mi *harness.MinIO, fails, cuts *atomic.Int32) string {
 	target, err := url.Parse(mi.Endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +63,22 @@ func cuttingProxy(t *testing.T, mi *harness.MinIO, cuts *atomic.Int32) string {
 		},
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	srv := httptest.NewServer(p)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fails.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<Error><Code>SlowDown</Code><Message>injected</Message></Error>`)
+			return
+		}
+		p.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
 func TestS3GetResumes(t *testing.T) {
 	mi := harness.S3(t)
-	var cuts atomic.Int32
-	endpoint := cuttingProxy(t, mi, &cuts)
+	var fails, cuts atomic.Int32
+	endpoint := faultProxy(t, mi, &fails, &cuts)
 	ctx := context.Background()
 	for _, lock := range []bool{false, true} { // resumes by ETag, by version
 		bucket := mi.Bucket(t, lock)
@@ -111,4 +119,26 @@ func readAll(ctx context.Context, s storage.Store, key string) ([]byte, error) {
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
+}
+
+func TestS3PutRetries(t *testing.T) {
+	mi := harness.S3(t)
+	var fails, cuts atomic.Int32
+	o := minioOptions(mi, mi.Bucket(t, true), "p")
+	o.Endpoint, o.AllowInsecureHTTP = faultProxy(t, mi, &fails, &cuts), true
+	s, err := storage.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := storagetest.Random(8, 12<<20)
+	fails.Store(3)
+	if _, err := s.Put(context.Background(), "k", bytes.NewReader(data), storage.PutOptions{}); err != nil {
+		t.Fatalf("put through 3 injected 503s: %v", err)
+	}
+	if fails.Load() > 0 {
+		t.Fatalf("%d injected failures left unused", fails.Load())
+	}
+	if got, err := readAll(context.Background(), s, "k"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: equal %v, %v", bytes.Equal(got, data), err)
+	}
 }
