@@ -101,6 +101,14 @@ func OpenS3(ctx context.Context, o Options) (*S3, error) {
 	if s.client, err = newS3Client(ctx, o, s.endpoint, s.log); err != nil {
 		return nil, err
 	}
+	if be := s.client.Options().BaseEndpoint; s.endpoint == "" && be != nil {
+		// An endpoint from AWS_ENDPOINT_URL or the shared config obeys
+		// the same rule.
+		if _, err := checkEndpoint(*be, o.AllowInsecureHTTP); err != nil {
+			return nil, fmt.Errorf("%w (set in the AWS environment or config)", err)
+		}
+		s.endpoint = *be
+	}
 	return s, nil
 }
 

@@ -165,3 +165,11 @@ func TestOpenErrorIsNilStore(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenRefusesHTTPFromEnvironment(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+	_, err := storage.Open(context.Background(), storage.Options{URL: "s3://b/p", Region: "eu-west-1"})
+	if err == nil || !strings.Contains(err.Error(), "allow_insecure_http") {
+		t.Fatalf("Open with an http endpoint from the environment: %v", err)
+	}
+}
