@@ -66,10 +66,10 @@ func Main(m *testing.M) int {
 // The caller holds s.mu.
 func (s *suite) tempDir() (string, error) {
 	if !s.inMain {
-		return "", fmt.Errorf("harness used without harness.Main: add func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }")
+		return "", errors.New("harness used without harness.Main: add func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }")
 	}
 	if s.stopped {
-		return "", fmt.Errorf("harness already shut down")
+		return "", errors.New("harness already shut down")
 	}
 	if s.dir != "" {
 		return s.dir, nil

@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// proc is one run of a server process. The process leads its own process
-// group, so kill reaches its children too, and it gets SIGKILL if the test
-// binary dies without stopping it.
+// proc is one run of a server process. It leads its own process group, so
+// a Ctrl-C meant for the tests does not reach it first, and it gets SIGKILL
+// if the test binary dies without stopping it.
 type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
@@ -174,15 +174,13 @@ func running(pid int) bool {
 func childEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if hasPrefix(kv, "PG") || hasPrefix(kv, "MINIO_") {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "MINIO_") {
 			continue
 		}
 		env = append(env, kv)
 	}
 	return append(env, extra...)
 }
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // exitErr is the exit status of an exited process, never nil.
 func (p *proc) exitErr() error {
