@@ -8,23 +8,21 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Encoder and decoder settings. The figures below were measured on a 2-core
-// AMD EPYC host streaming a 190 MB pg_dump -Fc -Z0 archive (pgbench at scale
-// 10 plus a text table) and 150 MB of random bytes through Compress and
-// Encrypt; "memory" is the growth of the peak resident set while streaming.
+// Encoder and decoder settings, chosen by measurement on a 2-core AMD EPYC
+// host (BenchmarkPipeline, TestPipelineMemory) with a 190 MB pg_dump -Fc -Z0
+// archive of pgbench data and a text table, synthetic text and random bytes.
+// Compress+Encrypt at the default level ran at 280-390 MB per CPU-second on the
+// dump (ratio 12.8), 200-240 on the synthetic text (ratio 7.4) and 560-980 on
+// random bytes, on one core: the stream encoder overlaps the caller's writes
+// with compression but compresses one block at a time.
 //
-//	level    memory   CPU throughput (dump / random)
-//	fastest  ~6 MiB   ~340-420 / ~650-850 MB per CPU-second
-//	default  ~7 MiB   ~320-390 / ~930 MB per CPU-second
-//	better   ~10 MiB  ~100-140 / ~450-550 MB per CPU-second
-//	best     ~40 MiB  ~15-20 / ~200 MB per CPU-second
-//
-// The library's default 8 MiB window costs about 19 MiB at the default level
-// for a compression ratio better by 0.3% on the dump (10.39 against 10.36),
+// Memory, as growth of the heap in use while streaming 200 MiB: 8 MiB at the
+// default level, 11 MiB at "better", about 40 MiB at "best". The library's
+// default 8 MiB window costs 20-23 MiB for a ratio better by 0.3% on the dump,
 // so the window is bounded to 2 MiB. Job-based parallel compression
-// (WithConcurrentBlocks) was measured too and rejected: on 2 cores it gained
-// no throughput over the asynchronous stream encoder, lost about 6% of the
-// ratio, and buffered 25-55 MiB.
+// (WithConcurrentBlocks) doubled throughput on two idle cores but held 70-140
+// MiB with a 2 MiB window, or 17-42 MiB with 256-512 KiB windows at a ratio
+// 5-13% worse; on a 2-core database host the second core belongs to pg_dump.
 const (
 	// encoderWindow is the zstd window of every encoder: the longest
 	// back-reference, and the history the decoder must keep.
@@ -88,9 +86,9 @@ func CompressionLevel(level string) (int, error) {
 // after a failed Write, to release the encoder's goroutine; it does not close
 // w. The writer is not safe for concurrent use.
 //
-// Memory is bounded by the 2 MiB window: about 7 MiB at the default level,
-// 40 MiB at "best" (see the table above). The output is readable by stock
-// zstd -d.
+// Memory is bounded by the 2 MiB window: about 8 MiB at the default level,
+// 40 MiB at "best", which is also far too slow (15-20 MB per CPU-second) to
+// keep up with pg_dump. The output is readable by stock zstd -d.
 func Compress(w io.Writer, level string) (io.WriteCloser, error) {
 	l, err := encoderLevel(level)
 	if err != nil {
@@ -111,9 +109,10 @@ func Compress(w io.Writer, level string) (io.WriteCloser, error) {
 
 // Decompress returns a reader of the data decompressed from r, which may hold
 // one or more zstd frames. It decodes in the caller's goroutine with the
-// library's low-memory mode (a few MiB: measured 2.5 MiB on its own and 8 to
-// 18 MiB behind Decrypt, most of it garbage not yet collected) and refuses
-// frames whose window exceeds 32 MiB. A frame whose checksum does not match
+// library's low-memory mode, which measured fastest here (about 1.9 GB per
+// CPU-second on the dump behind Decrypt) and grew the resident set by 2.5 MiB
+// alone, 8-18 MiB behind Decrypt (mostly garbage from age's per-chunk
+// buffers). It refuses frames whose window exceeds 32 MiB. A frame whose checksum does not match
 // is an error. Close releases the decoder; it does not close r.
 func Decompress(r io.Reader) (io.ReadCloser, error) {
 	dec, err := zstd.NewReader(r,
