@@ -18,9 +18,10 @@ const maxKeyFileSize = 1 << 20
 
 // KeyFileError reports a problem with a recipients or identity file. Its
 // message is one line that names the file, the line when there is one, and
-// the fix. It never contains secret key material. Unwrap returns the
-// operating system error, if any, so errors.Is(err, fs.ErrNotExist) and
-// errors.Is(err, fs.ErrPermission) work.
+// the fix. It never contains secret key material. Unwrap returns the cause,
+// if any: the operating system error, fs.ErrPermission for a file whose mode
+// is unsafe, or ErrMixedRecipients; so errors.Is(err, fs.ErrNotExist) and
+// the like work.
 type KeyFileError struct {
 	Path string // the file as given to the loader
 	Line int    // 1-based line number; 0 when the problem is the whole file
@@ -31,7 +32,7 @@ type KeyFileError struct {
 // Error returns the one-line message.
 func (e *KeyFileError) Error() string { return e.msg }
 
-// Unwrap returns the underlying operating system error, or nil.
+// Unwrap returns the cause, or nil.
 func (e *KeyFileError) Unwrap() error { return e.err }
 
 // keyKind names the two kinds of key file in messages and selects their rules.
