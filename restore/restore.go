@@ -35,6 +35,10 @@ var ErrGlobalsNeedFile = errors.New("the globals are a SQL script: restore them 
 type Restorer struct {
 	Source     Source
 	Identities []age.Identity
+	// IdentityFile and IdentityKeys (the identities' public keys) name the
+	// identities in the message when none of them can decrypt a backup.
+	IdentityFile string
+	IdentityKeys []string
 	Tools      snapshot.Tools
 	// Progress, when set, is called with the object size before the first
 	// byte and returns a function told of every stored byte read.
@@ -65,7 +69,8 @@ func (r *Restorer) open(ctx context.Context, m *catalog.Manifest) (*stream, erro
 	dec, err := crypto.Decrypt(chk, r.Identities)
 	if err != nil {
 		body.Close()
-		return nil, fmt.Errorf("decrypting backup %s of %s (encrypted to %v): %w", m.ID, m.Database, m.Encryption.Recipients, err)
+		err = crypto.ExplainNoIdentity(err, r.IdentityFile, r.IdentityKeys, m.Encryption.Recipients)
+		return nil, fmt.Errorf("decrypting backup %s of %s: %w", m.ID, m.Database, err)
 	}
 	zr, err := crypto.Decompress(dec)
 	if err != nil {

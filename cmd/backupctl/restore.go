@@ -87,7 +87,7 @@ func (a *app) restore(cmd *cobra.Command, args []string, f restoreFlags) error {
 	if err != nil {
 		return err
 	}
-	identities, _, err := crypto.LoadIdentities(f.identity)
+	identities, identityKeys, err := crypto.LoadIdentities(f.identity)
 	if err != nil {
 		return setup.Usage(err)
 	}
@@ -106,7 +106,8 @@ func (a *app) restore(cmd *cobra.Command, args []string, f restoreFlags) error {
 	if err != nil {
 		return setup.Classify(err)
 	}
-	r := &restore.Restorer{Source: cat, Identities: identities, Logger: a.logger, Progress: a.progress()}
+	r := &restore.Restorer{Source: cat, Identities: identities, IdentityFile: f.identity,
+		IdentityKeys: identityKeys, Logger: a.logger, Progress: a.progress()}
 	start := time.Now()
 	var n int64
 	dest := f.output

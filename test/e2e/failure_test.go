@@ -183,6 +183,7 @@ func TestWrongIdentity(t *testing.T) {
 	if r.code != 2 || !strings.Contains(line, "identit") {
 		t.Fatalf("exit %d, stderr %q; want 2 and a message about the identity", r.code, line)
 	}
+	t.Logf("backupctl said: %s", line)
 	if e.dbExists(t, target) {
 		t.Fatal("the failed restore left its database behind")
 	}
