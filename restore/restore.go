@@ -39,7 +39,7 @@ type Restorer struct {
 	// identities in the message when none of them can decrypt a backup.
 	IdentityFile string
 	IdentityKeys []string
-	Tools      snapshot.Tools
+	Tools        snapshot.Tools
 	// Progress, when set, is called with the object size before the first
 	// byte and returns a function told of every stored byte read.
 	Progress func(total int64) func(n int64)

@@ -50,8 +50,9 @@ func faultProxy(t *testing.T, mi *harness.MinIO, fails, cuts *atomic.Int32) stri
 		t.Fatal(err)
 	}
 	p := &httputil.ReverseProxy{
-		Director: func(r *http.Request) {
-			r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
 		},
 		Transport: mi.HTTPClient().Transport,
 		ModifyResponse: func(resp *http.Response) error {

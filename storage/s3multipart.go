@@ -43,7 +43,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, r io.Reader, first []
 	info, err := u.run(ctx, r, first, o)
 	if err != nil {
 		if aerr := u.abort(ctx); aerr != nil {
-			return ObjectInfo{}, fmt.Errorf("%w (and aborting upload %s failed, prune will remove it: %v)", err, u.uploadID, aerr)
+			return ObjectInfo{}, fmt.Errorf("%w (and aborting upload %s failed, prune will remove it: %w)", err, u.uploadID, aerr)
 		}
 		return ObjectInfo{}, err
 	}
