@@ -10,7 +10,7 @@ export PATH := $(GOBIN_DIR):$(PATH)
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS ?=
 
-.PHONY: all build install fmt-check vet lint test demo clean
+.PHONY: all build install fmt-check vet lint test demo bench clean
 
 all: build
 
@@ -47,6 +47,12 @@ test: install fmt-check vet lint
 ## demo: back up a throwaway database to a throwaway MinIO and restore it
 demo: install
 	$(GO) test -count=1 -v -run '^TestDemo$$' ./test/e2e
+
+## bench: time backupd against pg_dump and a hand-made pipeline (see bench/README.md)
+SIZE ?= 2GB
+bench: install
+	bench/setup.sh
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 2h ./bench -args -size $(SIZE)
 
 clean:
 	rm -rf bin
