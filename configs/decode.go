@@ -27,7 +27,7 @@ type valueError struct{ problem, fix string }
 
 func (e *valueError) Error() string { return e.problem + "; " + e.fix }
 
-const durationFix = "write a whole number and a unit: h, d, w, mo or y (e.g. 7d, 13mo, 1y6mo)"
+const durationFix = "write a whole number and a unit: min, h, d, w, mo or y (e.g. 7d, 13mo, 1y6mo)"
 
 // decodeHook converts strings (from YAML or the environment) into calendar
 // Durations, time.Durations, string lists, numbers and booleans. Decoding is

@@ -8,14 +8,15 @@ import (
 )
 
 // Duration is a calendar span such as "36mo", "2d", "12h" or "1y6mo": a sum of
-// whole years (y), calendar months (mo), weeks (w), days (d) and hours (h).
+// whole years (y), calendar months (mo), weeks (w), days (d), hours (h) and
+// minutes (min; for restore drills and tests with short windows).
 // The zero value is "no duration"; ParseDuration never returns it.
 //
 // Durations are comparable with == only for identical spelling ("1w" != "7d");
 // use Compare to order them. A Duration is immutable and safe to copy and to
 // use from several goroutines.
 type Duration struct {
-	years, months, weeks, days, hours int
+	years, months, weeks, days, hours, minutes int
 }
 
 // unit is one component of a Duration, in the only order ParseDuration accepts.
@@ -32,6 +33,7 @@ func units() []unit {
 		{"w", 200 * 53, func(d *Duration) *int { return &d.weeks }},
 		{"d", 200 * 366, func(d *Duration) *int { return &d.days }},
 		{"h", 200 * 366 * 24, func(d *Duration) *int { return &d.hours }},
+		{"min", 200 * 366 * 24 * 60, func(d *Duration) *int { return &d.minutes }},
 	}
 }
 
@@ -39,9 +41,9 @@ func units() []unit {
 const maxSpan = 200 // years
 
 // ParseDuration parses a calendar span: one or more "<number><unit>" parts with
-// units y, mo, w, d, h, each at most once and in that order ("1y6mo", "2w3d").
-// Numbers are positive decimals without leading zeros. "m" is refused as
-// ambiguous (months are "mo"; minutes are not supported), as are zero spans
+// units y, mo, w, d, h, min, each at most once and in that order ("1y6mo",
+// "2w3d", "1h30min"). Numbers are positive decimals without leading zeros. "m"
+// is refused as ambiguous (months are "mo", minutes "min"), as are zero spans
 // and spans longer than 200 years. For every s it accepts,
 // ParseDuration(s).String() == s.
 func ParseDuration(s string) (Duration, error) {
@@ -79,11 +81,11 @@ func ParseDuration(s string) (Duration, error) {
 		}
 		switch {
 		case name == "m":
-			return Duration{}, fmt.Errorf("parsing duration %q: unit \"m\" is ambiguous (months are \"mo\"; minutes are not supported)", s)
+			return Duration{}, fmt.Errorf("parsing duration %q: unit \"m\" is ambiguous: write \"mo\" for months or \"min\" for minutes", s)
 		case k < 0:
 			return Duration{}, fmt.Errorf("parsing duration %q: unknown unit %q", s, name)
 		case k < next:
-			return Duration{}, fmt.Errorf("parsing duration %q: unit %q repeated or out of order (write y, mo, w, d, h in that order)", s, name)
+			return Duration{}, fmt.Errorf("parsing duration %q: unit %q repeated or out of order (write y, mo, w, d, h, min in that order)", s, name)
 		}
 		next = k + 1
 		if len(num) > 1 && num[0] == '0' {
@@ -129,7 +131,7 @@ func (d Duration) IsZero() bool { return d == Duration{} }
 // operator expects: 2026-01-31 + 1mo = 2026-02-28, 2024-02-29 + 1y =
 // 2025-02-28 (time.AddDate would normalise these to March 3rd and March 1st).
 // Weeks and days keep the wall-clock time across daylight-saving changes
-// (time.AddDate); hours are elapsed time (time.Add).
+// (time.AddDate); hours and minutes are elapsed time (time.Add).
 func (d Duration) AddTo(t time.Time) time.Time {
 	if m := d.years*12 + d.months; m != 0 {
 		t = addMonths(t, m)
@@ -137,7 +139,7 @@ func (d Duration) AddTo(t time.Time) time.Time {
 	if days := d.weeks*7 + d.days; days != 0 {
 		t = t.AddDate(0, 0, days)
 	}
-	return t.Add(time.Duration(d.hours) * time.Hour)
+	return t.Add(time.Duration(d.hours)*time.Hour + time.Duration(d.minutes)*time.Minute)
 }
 
 // addMonths adds n calendar months to t, clamping the day of month.
