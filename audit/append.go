@@ -23,7 +23,8 @@ import (
 // jittered pause, up to 20 times. A put whose response was lost but which
 // did land is recognised by its bytes and not written twice.
 //
-// Any error means no record was written and the access must not happen.
+// Any error means the record cannot be known to be written and the access
+// must not happen.
 // Store failures, and a log that stayed contended, wrap ErrUnavailable; a
 // record that fails validation wraps ErrInvalidRecord (see DecodeRecord for
 // the rules; also, a record must not hold anything that looks like a

@@ -19,8 +19,10 @@
 //
 // # No record, no access
 //
-// Log.Append returns an error whenever the record was not written; callers
-// must then refuse to read the backup. Errors of the store wrap
+// Log.Append returns an error whenever it cannot tell that the record was
+// written; callers must then refuse to read the backup. (A put that failed
+// in transit may still have landed: such a begin record stays without an
+// end and counts as incomplete.) Errors of the store wrap
 // ErrUnavailable; a record that fails validation (missing fields, something
 // that looks like a password) wraps ErrInvalidRecord and is never written.
 //

@@ -29,8 +29,8 @@ type Store interface {
 }
 
 // ErrUnavailable is wrapped by the errors of Append when the store could not
-// be read or written, or stayed contended: the record was not written, and
-// the access it announces must not happen. Verify and List wrap it when the
+// be read or written, or stayed contended: the record cannot be known to be
+// written, and the access it announces must not happen. Verify and List wrap it when the
 // store cannot be read.
 var ErrUnavailable = errors.New("audit log unavailable")
 
