@@ -24,12 +24,11 @@ import (
 // did land is recognised by its bytes and not written twice.
 //
 // Any error means the record cannot be known to be written and the access
-// must not happen.
-// Store failures, and a log that stayed contended, wrap ErrUnavailable; a
-// record that fails validation wraps ErrInvalidRecord (see DecodeRecord for
-// the rules; also, a record must not hold anything that looks like a
-// password, a secret key or an age identity, and the error text is made one
-// line and cut to 1 KiB).
+// must not happen. Store failures, and a log that stayed contended, wrap
+// ErrUnavailable; a record that fails validation wraps ErrInvalidRecord (see
+// Record and DecodeRecord for the rules; also, a record must not hold
+// anything that looks like a password, a secret key or an age identity, and
+// the error text is made one line and cut to 1 KiB).
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	r, err := l.prepare(r)
 	if err != nil {
