@@ -177,3 +177,44 @@ func ids(ms []*Manifest) []string {
 	}
 	return out
 }
+
+func TestDeleteManifestFirst(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory()
+	c := New(store, testLayout, nil)
+	t0 := time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+	m := sample("app", t0)
+	m.LockMode = ""
+	commit(t, c, m)
+	failing := &failSecond{Memory: store}
+	if err := c.Delete(ctx, failing, m); err == nil {
+		t.Fatal("Delete succeeded although the data delete failed")
+	}
+	if got, _ := c.List(ctx, "app"); len(got) != 0 {
+		t.Fatalf("the backup is still listed after its manifest was deleted: %v", ids(got))
+	}
+	orphans, err := c.Orphans(ctx)
+	if err != nil || len(orphans) != 1 {
+		t.Fatalf("Orphans = %v, %v; want the data left behind", orphans, err)
+	}
+	if err := c.DeleteOrphan(ctx, store, orphans[0]); err != nil {
+		t.Fatal(err)
+	}
+	if orphans, _ := c.Orphans(ctx); len(orphans) != 0 {
+		t.Fatalf("orphan still there: %v", orphans)
+	}
+}
+
+// failSecond deletes once, then fails.
+type failSecond struct {
+	*storage.Memory
+	n int
+}
+
+func (f *failSecond) Delete(ctx context.Context, key string) error {
+	f.n++
+	if f.n > 1 {
+		return errors.New("injected failure")
+	}
+	return f.Memory.Delete(ctx, key)
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgtier/pgtier/catalog"
 	"github.com/pgtier/pgtier/crypto"
+	"github.com/pgtier/pgtier/retention"
 	"github.com/pgtier/pgtier/snapshot"
 	"github.com/pgtier/pgtier/storage"
 )
@@ -23,15 +24,6 @@ import (
 type Keys struct {
 	Recipients []age.Recipient
 	Public     []string // the recipients as written, for the manifest
-}
-
-// Window says how long a new backup is locked and kept.
-type Window struct {
-	Tiers        []string
-	LockMode     string // COMPLIANCE, GOVERNANCE or "" for no lock
-	LockFor      func(taken time.Time) time.Time
-	ExpireAt     func(taken time.Time) time.Time
-	StorageClass string
 }
 
 // Job takes backups of the databases of one Postgres cluster.
@@ -43,11 +35,15 @@ type Job struct {
 	Conn             snapshot.Conn // Database is replaced by the one backed up
 	Keys             Keys
 	CompressionLevel string
-	Window           func(database string, taken time.Time) Window
-	Host             string
-	Version          string
-	Logger           *slog.Logger
-	Now              func() time.Time
+	// Policy decides a new backup's tiers (from the backups already
+	// listed), its lock and expiry dates and its storage class.
+	Policy retention.Policy
+	// LockMode is COMPLIANCE, GOVERNANCE, or "" for no object lock.
+	LockMode string
+	Host     string
+	Version  string
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Result is what one backup did.
@@ -59,7 +55,14 @@ type Result struct {
 // Run backs up one database (catalog.GlobalsDatabase for the globals) and
 // commits it. On error nothing is listed and no multipart upload is left.
 func (j *Job) Run(ctx context.Context, database string) (Result, error) {
-	start := j.Now()
+	existing, err := j.Catalog.List(ctx, database)
+	if err != nil {
+		return Result{}, err
+	}
+	start, err := j.start(ctx, existing)
+	if err != nil {
+		return Result{}, err
+	}
 	taken := start.UTC().Truncate(time.Second)
 	conn := j.Conn
 	if database != catalog.GlobalsDatabase {
@@ -102,16 +105,18 @@ func (j *Job) Run(ctx context.Context, database string) (Result, error) {
 		}
 		open = func(ctx context.Context) (*snapshot.Stream, error) { return snapshot.Dump(ctx, j.Tools, conn) }
 	}
-	w := j.Window(database, taken)
-	m.Tiers, m.LockMode = w.Tiers, w.LockMode
-	m.LockUntil, m.ExpiresAt = w.LockFor(taken), w.ExpireAt(taken)
-	m.Object.StorageClass = w.StorageClass
+	tiers := retention.Promote(Backups(existing), taken, j.Policy)
+	for _, t := range tiers {
+		m.Tiers = append(m.Tiers, string(t))
+	}
+	m.LockUntil, m.ExpiresAt, m.Object.StorageClass = retention.Windows(tiers, taken, j.Policy)
+	m.LockMode = j.LockMode
 
 	put := storage.PutOptions{
 		SizeHint:     info.DatabaseSize,
 		LockMode:     m.LockMode,
 		LockUntil:    m.LockUntil,
-		StorageClass: w.StorageClass,
+		StorageClass: m.Object.StorageClass,
 		ContentType:  "application/octet-stream",
 	}
 	if m.LockMode == "" {
@@ -125,6 +130,27 @@ func (j *Job) Run(ctx context.Context, database string) (Result, error) {
 		return Result{}, fmt.Errorf("backing up %s: %w", database, err)
 	}
 	return Result{Manifest: m, Duration: j.Now().Sub(start)}, nil
+}
+
+// start returns the start time of a new backup: now, or, when a listed
+// backup already has this second (ids are whole seconds), the next free
+// second, waited for. Two backups never share an id, so a second backup can
+// never overwrite the data of the first.
+func (j *Job) start(ctx context.Context, existing []*catalog.Manifest) (time.Time, error) {
+	now := j.Now()
+	if len(existing) == 0 {
+		return now, nil
+	}
+	free := existing[len(existing)-1].TakenAt.Add(time.Second)
+	if !now.Before(free) {
+		return now, nil
+	}
+	select {
+	case <-time.After(free.Sub(now)):
+		return free, nil
+	case <-ctx.Done():
+		return time.Time{}, context.Cause(ctx)
+	}
 }
 
 // stream runs dump | zstd | age | upload as one errgroup: the producer ends

@@ -13,7 +13,8 @@ import (
 // classify maps an S3 error to the package's sentinels, keeping the server's
 // error in the chain: a missing key or version to ErrNotFound, a failed
 // If-None-Match to ErrExists, a refused delete of a retained version to
-// ErrLocked. A missing bucket is not ErrNotFound. nil stays nil.
+// ErrLocked, an unsupported storage class to ErrInvalidStorageClass. A
+// missing bucket is not ErrNotFound. nil stays nil.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -39,6 +40,8 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrExists, err)
 	case (code == "AccessDenied" || code == "InvalidRequest") && lockMessage(msg):
 		return fmt.Errorf("%w: %w", ErrLocked, err)
+	case code == "InvalidStorageClass":
+		return fmt.Errorf("%w: %w", ErrInvalidStorageClass, err)
 	}
 	return err
 }

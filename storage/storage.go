@@ -38,6 +38,10 @@ var ErrExists = errors.New("object already exists")
 // retain-until date.
 var ErrLocked = errors.New("object version is locked by its retention")
 
+// ErrInvalidStorageClass marks a put whose storage class the bucket does not
+// support. It is permanent: the configuration must change.
+var ErrInvalidStorageClass = errors.New("the bucket does not support this storage class")
+
 // Lock modes accepted in PutOptions.LockMode, as S3 spells them.
 const (
 	LockCompliance = "COMPLIANCE"

@@ -77,5 +77,15 @@ func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *s
 		Globals:   cfg.Postgres.Globals,
 		Logger:    logger,
 	}
-	return cycle.Run(ctx)
+	backupErr := setup.Classify(cycle.Run(ctx))
+	pruner, err := setup.Pruner(cfg, store, logger, time.Now)
+	if err != nil {
+		return errors.Join(backupErr, err)
+	}
+	plan, err := pruner.Plan(ctx, false)
+	if err != nil {
+		return errors.Join(backupErr, err)
+	}
+	_, err = pruner.Apply(ctx, plan)
+	return errors.Join(backupErr, err)
 }

@@ -101,8 +101,10 @@ func TestObjectIsEncryptedAndRecoverableWithStockTools(t *testing.T) {
 func TestObjectLock(t *testing.T) {
 	e := newEnv(t, "CREATE TABLE t AS SELECT 1 AS x;")
 	m := e.backup(t)[0]
-	if want := m.TakenAt.Add(48 * time.Hour); !m.LockUntil.Equal(want) || m.LockMode != "COMPLIANCE" {
-		t.Fatalf("lock_until %v mode %q, want %v COMPLIANCE (base.min 2d)", m.LockUntil, m.LockMode, want)
+	// The first backup of the month is promoted to every tier: its lock is
+	// the longest minimum, monthly's 13 months.
+	if want := m.TakenAt.AddDate(0, 13, 0); !m.LockUntil.Equal(want) || m.LockMode != "COMPLIANCE" {
+		t.Fatalf("lock_until %v mode %q, want %v COMPLIANCE (monthly.min 13mo)", m.LockUntil, m.LockMode, want)
 	}
 	client := e.s3.Client(t)
 	ctx := context.Background()

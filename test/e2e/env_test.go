@@ -32,6 +32,7 @@ type env struct {
 	identity, recipients string
 	config               string
 	extraEnv             []string
+	noGlobals            bool // leave the globals out of the backups
 }
 
 // newEnv builds an env around a fresh database loaded with sql.
@@ -74,6 +75,7 @@ postgres:
   user: %s
   sslmode: disable
   databases: [%q]
+  globals: %t
   bin_dir: %s
 encryption:
   recipients_file: %s
@@ -82,7 +84,7 @@ storage:
   endpoint: %s
   region: %s
   ca_file: %s
-%s`, e.pg.Host, e.pg.Port, e.pg.User, e.db, e.pg.BinDir, e.recipients,
+%s`, e.pg.Host, e.pg.Port, e.pg.User, e.db, !e.noGlobals, e.pg.BinDir, e.recipients,
 		e.bucket, e.s3.Endpoint, e.s3.Region, e.s3.CAFile, extra))
 }
 
@@ -198,4 +200,12 @@ func (e *env) dropLater(t *testing.T, name string) {
 			t.Logf("dropping %s: %v", name, err)
 		}
 	})
+}
+
+func manifestIDs(ms []*catalog.Manifest) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
 }

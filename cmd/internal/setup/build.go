@@ -106,6 +106,10 @@ func LockMode(cfg *configs.Config) string {
 
 // Job builds the backup job of the configured cluster.
 func Job(ctx context.Context, cfg *configs.Config, store storage.Store, version string, logger *slog.Logger, now func() time.Time) (*scheduler.Job, snapshot.Conn, error) {
+	policy, err := Policy(cfg, now())
+	if err != nil {
+		return nil, snapshot.Conn{}, err
+	}
 	admin, err := Conn(cfg, "postgres")
 	if err != nil {
 		return nil, admin, err
@@ -119,27 +123,33 @@ func Job(ctx context.Context, cfg *configs.Config, store storage.Store, version 
 		return nil, admin, Usage(err)
 	}
 	host, _ := os.Hostname()
-	lockMode := LockMode(cfg)
-	base := cfg.Tiers.Base
 	job := &scheduler.Job{
 		Catalog:          Catalog(store, cfg, "", logger),
 		Tools:            tools,
 		Conn:             admin,
 		Keys:             scheduler.Keys{Recipients: recipients, Public: public},
 		CompressionLevel: cfg.Compression.Level,
-		Window: func(string, time.Time) scheduler.Window {
-			return scheduler.Window{
-				Tiers:        []string{"base"},
-				LockMode:     lockMode,
-				LockFor:      base.Min.AddTo,
-				ExpireAt:     base.Max.AddTo,
-				StorageClass: base.StorageClass,
-			}
-		},
-		Host:    host,
-		Version: version,
-		Logger:  logger,
-		Now:     now,
+		Policy:           policy,
+		LockMode:         LockMode(cfg),
+		Host:             host,
+		Version:          version,
+		Logger:           logger,
+		Now:              now,
 	}
 	return job, admin, nil
+}
+
+// Pruner builds the pruner of the configured cluster.
+func Pruner(cfg *configs.Config, store storage.Store, logger *slog.Logger, now func() time.Time) (*scheduler.Pruner, error) {
+	policy, err := Policy(cfg, now())
+	if err != nil {
+		return nil, err
+	}
+	return &scheduler.Pruner{
+		Catalog: Catalog(store, cfg, "", logger),
+		Store:   store,
+		Policy:  policy,
+		Logger:  logger,
+		Now:     now,
+	}, nil
 }

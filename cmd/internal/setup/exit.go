@@ -10,6 +10,7 @@ import (
 	"github.com/pgtier/pgtier/configs"
 	"github.com/pgtier/pgtier/crypto"
 	"github.com/pgtier/pgtier/restore"
+	"github.com/pgtier/pgtier/storage"
 )
 
 // Exit statuses, as documented for both commands.
@@ -76,6 +77,8 @@ func Classify(err error) error {
 	case errors.Is(err, catalog.ErrNoBackup), errors.Is(err, restore.ErrTargetExists),
 		errors.Is(err, restore.ErrGlobalsNeedFile), crypto.IsNoIdentity(err):
 		return Usage(err)
+	case errors.Is(err, storage.ErrInvalidStorageClass):
+		return Usagef("tiers.*.storage_class: %v; use a class the bucket supports, or \"\" for its default", err)
 	}
 	return err
 }
