@@ -72,11 +72,11 @@ func TestPrunePlanAndApply(t *testing.T) {
 	// An orphan from a crashed backup a day and a half ago, and a fresh one
 	// that a running backup may still own.
 	now = t0.Add(36 * time.Hour)
-	if _, err := cat.PutData(ctx, "app", "20261121T120000Z", strings.NewReader("x"), storage.PutOptions{}); err != nil {
+	if _, err := cat.PutData(ctx, "app", "20261121T130000Z", strings.NewReader("x"), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(3 * 24 * time.Hour)
-	if _, err := cat.PutData(ctx, "app", "20261123T000000Z", strings.NewReader("x"), storage.PutOptions{}); err != nil {
+	if _, err := cat.PutData(ctx, "app", "20261123T010000Z", strings.NewReader("x"), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -92,7 +92,7 @@ func TestPrunePlanAndApply(t *testing.T) {
 	if len(plan.Delete) != 4 || len(plan.Keep) != 8 || len(plan.Refused) != 0 {
 		t.Fatalf("plan deletes %d, keeps %d, refuses %v; want 4, 8, none", len(plan.Delete), len(plan.Keep), plan.Refused)
 	}
-	if len(plan.Orphans) != 1 || plan.Orphans[0].ID != "20261121T120000Z" {
+	if len(plan.Orphans) != 1 || plan.Orphans[0].ID != "20261121T130000Z" {
 		t.Fatalf("orphans planned: %+v; want only the one older than a day", plan.Orphans)
 	}
 	if got, _ := cat.List(ctx, "app"); len(got) != 12 {
@@ -104,11 +104,11 @@ func TestPrunePlanAndApply(t *testing.T) {
 		t.Fatalf("Apply = %+v, %v", res, err)
 	}
 	left, _ := cat.List(ctx, "app")
-	if len(left) != 8 || left[0].ID != ms[4].ID {
-		t.Fatalf("after Apply: %d backups, first %s; want 8 from %s", len(left), left[0].ID, ms[4].ID)
+	if len(left) != 8 || left[0].ID != ms[0].ID || left[1].ID != ms[5].ID {
+		t.Fatalf("after Apply: %d backups, %s, %s, ...; want 8: %s, then from %s", len(left), left[0].ID, left[1].ID, ms[0].ID, ms[5].ID)
 	}
 	orphans, _ := cat.Orphans(ctx)
-	if len(orphans) != 1 || orphans[0].ID != "20261123T000000Z" {
+	if len(orphans) != 1 || orphans[0].ID != "20261123T010000Z" {
 		t.Fatalf("orphans left: %+v; want only the fresh one", orphans)
 	}
 	if !strings.Contains(logs.String(), "expired from base") {
