@@ -107,6 +107,9 @@ type Storage struct {
 // Metrics is where /metrics and /healthz listen.
 type Metrics struct {
 	Listen string `mapstructure:"listen"` // host:port
+	// WebConfigFile is a Prometheus exporter web config (TLS, basic auth);
+	// "" serves plain HTTP.
+	WebConfigFile string `mapstructure:"web_config_file"`
 }
 
 // Audit is where the restore-access log goes; URL "" means the storage URL.

@@ -128,7 +128,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if len(keys) != 41 {
+	if len(keys) != 42 {
 		t.Errorf("%d keys: %v", len(keys), keys)
 	}
 	envs := map[string]string{}

@@ -116,6 +116,7 @@ func (c *Config) pathKeys() []struct {
 		{"encryption.signing_key_file", &c.Encryption.SigningKeyFile},
 		{"encryption.verify_key_file", &c.Encryption.VerifyKeyFile},
 		{"storage.ca_file", &c.Storage.CAFile},
+		{"metrics.web_config_file", &c.Metrics.WebConfigFile},
 	}
 }
 

@@ -253,5 +253,8 @@ func (m Metrics) check() *Error {
 	if strings.ContainsAny(host, " /\t\r\n") {
 		return &Error{Key: key, Problem: quote(host) + " is not a host", Fix: "use an address such as 127.0.0.1:9861"}
 	}
+	if m.WebConfigFile != "" {
+		return checkReadable("metrics.web_config_file", m.WebConfigFile, "name a Prometheus web config file (TLS, basic auth), or remove the key for plain HTTP on loopback")
+	}
 	return nil
 }
