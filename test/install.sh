@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything pgtier's tests need on Debian (bookworm) with Go present:
-# PostgreSQL server and client, age, zstd, promtool, MinIO at a pinned version
-# and golangci-lint. Safe to run again: it skips what is already installed.
+# PostgreSQL server and client, age, zstd, promtool, systemd-analyze, MinIO at
+# a pinned version and golangci-lint. Safe to run again: it skips what is
+# already installed.
 set -euo pipefail
 
 MINIO_PKG=github.com/minio/minio
@@ -25,7 +26,7 @@ fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 apt_packages() {
-	local want=(age zstd prometheus ca-certificates git make)
+	local want=(age zstd prometheus systemd ca-certificates git make)
 	local missing=() p
 	# Any packaged PostgreSQL server will do (its client tools come with it);
 	# prefer 15 when none is present.
@@ -111,7 +112,7 @@ go_tool golangci-lint "$LINT_PKG" "$LINT_VERSION"
 initdb=$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$initdb" ] || initdb=$(command -v initdb || true)
 [ -n "$initdb" ] || die "no PostgreSQL server (initdb) after installing"
-for tool in psql pg_dump pg_restore age zstd promtool; do
+for tool in psql pg_dump pg_restore age zstd promtool systemd-analyze; do
 	command -v "$tool" >/dev/null || die "$tool not found after installing"
 done
 say "postgres: $("$initdb" --version) ($(dirname "$initdb"))"
@@ -119,6 +120,7 @@ say "client:   $(pg_dump --version)"
 say "age:      $(age --version)"
 say "zstd:     $(zstd --version)"
 say "promtool: $(promtool --version 2>&1 | head -n 1)"
+say "systemd:  $(systemd-analyze --version | head -n 1)"
 say "minio:    $(version_of "$GOBIN_DIR/minio")"
 say "lint:     $("$GOBIN_DIR/golangci-lint" version 2>&1 | head -n 1)"
 say "done in $((SECONDS - start))s"
