@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // tmpMarker is in the name of every Local temporary file, and may not be in
@@ -29,6 +32,17 @@ const tmpMarker = ".pgtier-upload-"
 // IfNoneMatch, the temporary file is hard-linked to the target instead of
 // renamed: link(2) fails when the target exists, so of two concurrent puts
 // exactly one wins. Safe for concurrent use, also across processes.
+//
+// A Local object's ETag is not a content hash: it is a digest of the file's
+// device, inode, size and modification time, which Put sets from the clock
+// to the nanosecond, so every put makes a new ETag, even of the same bytes,
+// and reading it costs a stat, not a read of the file. Puts and deletes take
+// an exclusive flock(2) on the key's directory while they move the file into
+// place or remove it; a put with IfMatch compares the current file's ETag
+// under that lock, so it is atomic with respect to every other put and
+// delete in the directory. The guarantee holds between the processes of one
+// host on a local file system; on a network file system, or between hosts,
+// it does not.
 type Local struct {
 	root string
 }
@@ -85,22 +99,41 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, o PutOptions) 
 		return ObjectInfo{}, fmt.Errorf("putting %s: %w", l.name(key), err)
 	}
 	tmp := f.Name()
-	n, err := l.write(ctx, f, r)
+	_, err = l.write(ctx, f, r)
+	var st fs.FileInfo
 	if err == nil {
-		err = l.place(tmp, p, o.IfNoneMatch)
+		// The temporary file becomes the object: rename keeps its inode
+		// and times, so its stat is the object's.
+		st, err = os.Stat(tmp)
+	}
+	if err == nil {
+		err = l.place(tmp, p, o)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
 		return ObjectInfo{}, fmt.Errorf("putting %s: %w", l.name(key), err)
 	}
-	info := ObjectInfo{Key: key, Size: n}
-	if st, err := os.Stat(p); err == nil {
-		info.LastModified = st.ModTime()
-	}
-	return info, nil
+	return localInfo(key, st), nil
 }
 
-// write copies r into f, syncs and closes f.
+// localInfo is the ObjectInfo of the file of key.
+func localInfo(key string, st fs.FileInfo) ObjectInfo {
+	return ObjectInfo{Key: key, Size: st.Size(), LastModified: st.ModTime(), ETag: localETag(st)}
+}
+
+// localETag is the ETag of a file: a digest of its device, inode, size and
+// modification time (see Local).
+func localETag(st fs.FileInfo) string {
+	h := sha256.New()
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		fmt.Fprintf(h, "%d %d ", sys.Dev, sys.Ino)
+	}
+	fmt.Fprintf(h, "%d %d", st.Size(), st.ModTime().UnixNano())
+	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+}
+
+// write copies r into f, sets its modification time from the clock to the
+// nanosecond (the ETag depends on it), syncs and closes f.
 func (l *Local) write(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
 	n, err := io.CopyBuffer(fileWriter{f}, readerOnly{ctxReader{ctx, r}}, make([]byte, mib))
 	if err != nil {
@@ -111,6 +144,11 @@ func (l *Local) write(ctx context.Context, f *os.File, r io.Reader) (int64, erro
 		}
 		return n, contextFirst(ctx, readerError{err})
 	}
+	now := time.Now()
+	if err := os.Chtimes(f.Name(), now, now); err != nil {
+		_ = f.Close()
+		return n, err
+	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
 		return n, err
@@ -118,9 +156,17 @@ func (l *Local) write(ctx context.Context, f *os.File, r io.Reader) (int64, erro
 	return n, f.Close()
 }
 
-// place moves the finished temporary file to p and syncs the directory.
-func (l *Local) place(tmp, p string, ifNoneMatch bool) error {
-	if ifNoneMatch {
+// place moves the finished temporary file to p, under the directory's lock,
+// if o's condition holds, and syncs the directory.
+func (l *Local) place(tmp, p string, o PutOptions) error {
+	dir := filepath.Dir(p)
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	switch {
+	case o.IfNoneMatch:
 		if err := os.Link(tmp, p); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return ErrExists
@@ -130,10 +176,33 @@ func (l *Local) place(tmp, p string, ifNoneMatch bool) error {
 		if err := os.Remove(tmp); err != nil {
 			return err
 		}
-	} else if err := os.Rename(tmp, p); err != nil {
+		return syncDir(dir)
+	case o.IfMatch != "":
+		st, err := os.Stat(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err != nil || !st.Mode().IsRegular() || !sameETag(localETag(st), o.IfMatch) {
+			return fmt.Errorf("current object's ETag is not %s: %w", o.IfMatch, ErrPrecondition)
+		}
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return syncDir(dir)
+}
+
+// lockDir takes an exclusive flock(2) on dir and returns its release.
+func lockDir(dir string) (func(), error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { _ = d.Close() }, nil // closing releases the lock
 }
 
 func syncDir(dir string) error {
@@ -185,7 +254,7 @@ func (l *Local) Get(ctx context.Context, key, versionID string) (io.ReadCloser, 
 		_ = f.Close()
 		return nil, ObjectInfo{}, fmt.Errorf("getting %s: %w", l.name(key), ErrNotFound)
 	}
-	return f, ObjectInfo{Key: key, Size: st.Size(), LastModified: st.ModTime()}, nil
+	return f, localInfo(key, st), nil
 }
 
 // Stat reads the file's size and time; versionID must be empty.
@@ -204,7 +273,7 @@ func (l *Local) Stat(ctx context.Context, key, versionID string) (ObjectInfo, er
 	if !st.Mode().IsRegular() {
 		return ObjectInfo{}, fmt.Errorf("reading metadata of %s: %w", l.name(key), ErrNotFound)
 	}
-	return ObjectInfo{Key: key, Size: st.Size(), LastModified: st.ModTime()}, nil
+	return localInfo(key, st), nil
 }
 
 // notFound maps a missing file (or a file where a directory was expected)
@@ -221,7 +290,7 @@ func (l *Local) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	var infos []ObjectInfo
 	err := l.walk(ctx, prefix, func(key string, st fs.FileInfo) {
 		if !strings.Contains(key, tmpMarker) {
-			infos = append(infos, ObjectInfo{Key: key, Size: st.Size(), LastModified: st.ModTime()})
+			infos = append(infos, localInfo(key, st))
 		}
 	})
 	if err != nil {

@@ -10,16 +10,25 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// Delete removes the file. A missing key is not an error. Empty
-// directories are left in place.
+// Delete removes the file, under its directory's lock (see Local). A
+// missing key is not an error. Empty directories are left in place.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	p, err := l.path(key)
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDir(filepath.Dir(p))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil // no directory, no file
+	}
+	if err != nil {
+		return fmt.Errorf("deleting %s: %w", l.name(key), err)
+	}
+	defer unlock()
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deleting %s: %w", l.name(key), err)
 	}

@@ -70,6 +70,11 @@ func (m *Memory) Put(ctx context.Context, key string, r io.Reader, o PutOptions)
 	if o.IfNoneMatch && m.current(key) != nil {
 		return ObjectInfo{}, fmt.Errorf("putting %s: %w", key, ErrExists)
 	}
+	if o.IfMatch != "" {
+		if cur := m.current(key); cur == nil || !sameETag(cur.info.ETag, o.IfMatch) {
+			return ObjectInfo{}, fmt.Errorf("putting %s if its ETag is %s: %w", key, o.IfMatch, ErrPrecondition)
+		}
+	}
 	m.nextID++
 	v := &memVersion{data: data, info: ObjectInfo{
 		Key:          key,

@@ -59,3 +59,33 @@ func lockMessage(msg string) bool {
 	}
 	return false
 }
+
+// classifyPut classifies the error of the request that creates the object
+// of a put with o. With IfMatch, a failed precondition (412, or 409 for a
+// concurrent conditional write) and a missing key (404: the object was never
+// there or is now a delete marker) are ErrPrecondition, and not ErrExists or
+// ErrNotFound; everything else is as classify says.
+func classifyPut(err error, o PutOptions) error {
+	if err == nil || o.IfMatch == "" {
+		return classify(err)
+	}
+	code := ""
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case code == "NoSuchBucket", code == "NoSuchUpload":
+		return classify(err)
+	case code == "PreconditionFailed", code == "ConditionalRequestConflict",
+		code == "NoSuchKey", code == "NotFound",
+		status == http.StatusPreconditionFailed, status == http.StatusNotFound:
+		return fmt.Errorf("%w: %w", ErrPrecondition, err)
+	}
+	return classify(err)
+}

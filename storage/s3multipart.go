@@ -163,9 +163,12 @@ func (u *multipart) complete(ctx context.Context, total int64, o PutOptions) (Ob
 	if o.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if o.IfMatch != "" {
+		in.IfMatch = aws.String(o.IfMatch)
+	}
 	out, err := u.s.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("completing multipart upload: %w", classify(err))
+		return ObjectInfo{}, fmt.Errorf("completing multipart upload: %w", classifyPut(err, o))
 	}
 	return putInfo(u.key, total, out.VersionId, out.ETag, o), nil
 }

@@ -22,8 +22,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // PartSize*(Concurrency+1) bytes of part buffers, whatever the input size.
 // Every part carries its CRC32C. On any failure the multipart upload is
 // aborted, with a context of its own, so neither an object nor an
-// incomplete upload is left. IfNoneMatch is checked when the object is
-// completed. Each request is retried; Put as a whole is not.
+// incomplete upload is left. IfNoneMatch and IfMatch are checked when the
+// object is completed. Each request is retried; Put as a whole is not.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, o PutOptions) (ObjectInfo, error) {
 	if err := CheckKey(key); err != nil {
 		return ObjectInfo{}, err
@@ -92,6 +92,9 @@ func (s *S3) putInput(key string, o PutOptions) *s3.PutObjectInput {
 	if o.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if o.IfMatch != "" {
+		in.IfMatch = aws.String(o.IfMatch)
+	}
 	if s.sse != "" {
 		in.ServerSideEncryption = types.ServerSideEncryption(s.sse)
 	}
@@ -132,7 +135,7 @@ func (s *S3) putSingle(ctx context.Context, key string, b []byte, o PutOptions) 
 	in.ChecksumCRC32C = aws.String(crc32c(b))
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
-		return ObjectInfo{}, classify(err)
+		return ObjectInfo{}, classifyPut(err, o)
 	}
 	return putInfo(key, int64(len(b)), out.VersionId, out.ETag, o), nil
 }

@@ -5,9 +5,9 @@
 // tests of the code above it).
 //
 // The package moves bytes and maps server errors to the sentinels callers
-// branch on (ErrNotFound, ErrExists, ErrLocked). It knows nothing of backups,
-// manifests or retention: object keys and lock dates are decided by its
-// callers. Every Store is safe for concurrent use.
+// branch on (ErrNotFound, ErrExists, ErrPrecondition, ErrLocked). It knows
+// nothing of backups, manifests or retention: object keys and lock dates are
+// decided by its callers. Every Store is safe for concurrent use.
 package storage
 
 import (
@@ -32,6 +32,13 @@ var ErrNotFound = errors.New("object not found")
 // another conditional write to the key is in progress). The object that is
 // there is left untouched.
 var ErrExists = errors.New("object already exists")
+
+// ErrPrecondition is matched by the error of a Put with IfMatch when the key
+// has no current object (none ever, or a delete marker) or its current
+// object has another ETag (S3: 412 Precondition Failed, 404, or 409 when
+// another conditional write to the key is in progress). Nothing is written.
+// It does not match ErrExists, which stays the answer to IfNoneMatch.
+var ErrPrecondition = errors.New("object changed: precondition failed")
 
 // ErrLocked is matched by the error of deleting an object version whose
 // object-lock retention has not passed yet. It is permanent until the
@@ -59,7 +66,10 @@ type ObjectInfo struct {
 	LockMode     string // "", COMPLIANCE or GOVERNANCE
 	LockUntil    time.Time
 	StorageClass string
-	ETag         string
+	// ETag names the object's current content for PutOptions.IfMatch, as
+	// the store spells it (S3: quoted, an MD5 of the bytes for a single
+	// put; Memory: the same; Local: see Local).
+	ETag string
 }
 
 // PutOptions controls one Put.
@@ -78,6 +88,14 @@ type PutOptions struct {
 	// IfNoneMatch makes the put fail with ErrExists when the key already has
 	// a current object (If-None-Match: *).
 	IfNoneMatch bool
+	// IfMatch, an ETag as ObjectInfo.ETag gives it, makes the put replace
+	// the key's current object only while that object still has this ETag
+	// (If-Match), and fail with ErrPrecondition otherwise; of several puts
+	// with the same IfMatch, at most one succeeds. "" puts unconditionally.
+	// It excludes IfNoneMatch. On S3 the condition is checked when the
+	// object is completed; Local checks it under a lock that holds on one
+	// host only (see Local).
+	IfMatch string
 }
 
 // Upload is an incomplete upload: an S3 multipart upload, or a Local
@@ -214,8 +232,12 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// checkLock validates the lock fields of o and returns the normalised mode.
+// checkLock validates the lock fields and the conditions of o and returns
+// the normalised mode.
 func checkLock(o PutOptions) (string, error) {
+	if err := checkConditions(o); err != nil {
+		return "", err
+	}
 	mode := strings.ToUpper(o.LockMode)
 	switch mode {
 	case "":
@@ -228,6 +250,19 @@ func checkLock(o PutOptions) (string, error) {
 	default:
 		return "", fmt.Errorf("unknown lock mode %q (use COMPLIANCE or GOVERNANCE)", o.LockMode)
 	}
+}
+
+// checkConditions refuses a put with both conditions.
+func checkConditions(o PutOptions) error {
+	if o.IfNoneMatch && o.IfMatch != "" {
+		return errors.New("IfNoneMatch and IfMatch exclude each other")
+	}
+	return nil
+}
+
+// sameETag compares two ETags, quoted or not.
+func sameETag(a, b string) bool {
+	return a != "" && strings.Trim(a, `"`) == strings.Trim(b, `"`)
 }
 
 // ctxReader stops reading once ctx is done, so a Put of an endless stream
