@@ -1,7 +1,7 @@
 // Package storagetest is the conformance suite that every storage.Store
 // implementation must pass: round trips, listing and prefixes, conditional
-// puts, versions, big streaming puts, and failed puts that leave nothing
-// behind. It is a test helper; nothing in it runs in production.
+// puts (IfNoneMatch, IfMatch and ETags), versions, big streaming puts, and
+// failed puts that leave nothing behind. It is a test helper; nothing in it runs in production.
 package storagetest
 
 import (
@@ -34,6 +34,10 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Delete", testDelete},
 		{"IfNoneMatch", testIfNoneMatch},
 		{"IfNoneMatchRace", testIfNoneMatchRace},
+		{"ETags", testETags},
+		{"IfMatch", testIfMatch},
+		{"IfMatchRace", testIfMatchRace},
+		{"IfMatchMultipart", testIfMatchMultipart},
 		{"InvalidKeys", testInvalidKeys},
 		{"InvalidLock", testInvalidLock},
 		{"Versions", testVersions},
