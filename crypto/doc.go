@@ -19,6 +19,10 @@
 // errors are one line naming the file, the line and the fix, and never echo
 // secret key material.
 //
-// The package does not sign manifests, read configuration or talk to storage;
-// it holds no state between calls.
+// Manifests are signed here too, with ed25519: the daemon holds a signing
+// key, backupctl the verify keys (several, for rotation); see Sign and
+// Verify.
+//
+// The package does not read configuration or talk to storage; it holds no
+// state between calls.
 package crypto
