@@ -26,15 +26,14 @@ type run struct {
 	root   int64              // VmHWM of the started process itself, in bytes (sampled)
 	procs  map[string]int64   // peak VmHWM per command name over the process tree (sampled)
 	cpu    map[string]float64 // CPU seconds per command name, machine-wide, during the run (sampled)
-	stdout string
 }
 
 // measure starts cmd, samples the VmHWM of its process tree every pollEvery
 // until it exits, and fails b unless it exits 0.
 func measure(b *testing.B, name string, cmd *exec.Cmd) run {
 	b.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr // stdout goes to /dev/null
 	w := newWatcher()
 	w.poll()
 	start := time.Now()
@@ -65,7 +64,7 @@ func measure(b *testing.B, name string, cmd *exec.Cmd) run {
 		b.Fatalf("%s: %v\nstderr: %s", name, err, tailOf(stderr.String(), 4000))
 	}
 	w.poll()
-	r := run{name: name, wall: wall, procs: map[string]int64{}, cpu: w.cpuByName(), stdout: stdout.String()}
+	r := run{name: name, wall: wall, procs: map[string]int64{}, cpu: w.cpuByName()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rusage = ru.Maxrss * 1024 // KiB on Linux
 	}
@@ -279,6 +278,18 @@ func (r run) cpuTotal() float64 {
 	var s float64
 	for _, v := range r.cpu {
 		s += v
+	}
+	return s
+}
+
+// foreignCPU is the CPU seconds of processes that are neither the measured
+// command's nor a server's (postgres, minio): other work on the machine.
+func (r run) foreignCPU() float64 {
+	var s float64
+	for n, v := range r.cpu {
+		if strings.HasSuffix(n, "*") && n != "postgres*" && n != "minio*" {
+			s += v
+		}
 	}
 	return s
 }

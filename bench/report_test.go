@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,10 @@ const (
 	maxBackupdRSS   = 100 << 20 // backupd's own peak RSS, below
 	maxRestoreRatio = 1.2       // backupctl restore / pg_restore, at most
 )
+
+// maxForeign is the share of the machine that other work may take during a
+// step before the step is reported as disturbed.
+const maxForeign = 0.10
 
 // results is one iteration's measurements.
 type results struct {
@@ -68,12 +73,21 @@ func (r *results) print(out io.Writer) {
 
 	fmt.Fprintln(out, "\nwhere the CPU went (every process on the machine, sampled every 50ms; * = outside the measured command):")
 	w = tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "step\tCPU\tof all cores\tby process")
+	fmt.Fprintln(w, "step\tCPU\tof all cores\tother work\tby process")
+	var disturbed []string
 	for _, x := range []run{r.dump, r.handmade, r.backupd, r.localDump, r.pgRestore, r.restore} {
-		busy := x.cpuTotal() / (x.wall.Seconds() * float64(runtime.NumCPU()))
-		fmt.Fprintf(w, "%s\t%.1fs\t%.0f%%\t%s\n", x.name, x.cpuTotal(), 100*busy, x.cpuList())
+		capacity := x.wall.Seconds() * float64(runtime.NumCPU())
+		busy, foreign := x.cpuTotal()/capacity, x.foreignCPU()/capacity
+		fmt.Fprintf(w, "%s\t%.1fs\t%.0f%%\t%.0f%%\t%s\n", x.name, x.cpuTotal(), 100*busy, 100*foreign, x.cpuList())
+		if foreign > maxForeign {
+			disturbed = append(disturbed, x.name)
+		}
 	}
 	_ = w.Flush()
+	if len(disturbed) > 0 {
+		fmt.Fprintf(out, "DISTURBED: other work took more than %.0f%% of the machine during: %s; those times are not trustworthy\n",
+			100*maxForeign, strings.Join(disturbed, ", "))
+	}
 
 	lock := "with object lock"
 	if !r.hand.locked {
