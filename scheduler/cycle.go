@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pgtier/pgtier/catalog"
 	"github.com/pgtier/pgtier/snapshot"
@@ -21,18 +22,18 @@ type Cycle struct {
 	Databases []string // names or "*"
 	Globals   bool
 	Logger    *slog.Logger
+	// Observe, when set, is told of each database's outcome.
+	Observe func(database string, res Result, err error)
 }
 
 // Run backs up each database in turn, one log line each, and returns an
 // error naming every database that failed. A failed database does not stop
-// the others.
-func (c *Cycle) Run(ctx context.Context) error {
-	names, err := c.names(ctx)
+// the others. A database already backed up at or after slot (by another
+// daemon) is skipped; a zero slot skips none.
+func (c *Cycle) Run(ctx context.Context, slot time.Time) error {
+	names, err := c.Names(ctx)
 	if err != nil {
 		return err
-	}
-	if c.Globals {
-		names = append(names, catalog.GlobalsDatabase)
 	}
 	var failed []error
 	for _, db := range names {
@@ -40,7 +41,15 @@ func (c *Cycle) Run(ctx context.Context) error {
 			failed = append(failed, fmt.Errorf("%s: %w", db, context.Cause(ctx)))
 			continue
 		}
-		res, err := c.Job.Run(ctx, db)
+		res, err := c.Job.Run(ctx, db, slot)
+		if errors.Is(err, ErrSlotTaken) {
+			c.Logger.Info("backup skipped: this slot is already backed up", "database", db,
+				"id", res.Manifest.ID, "host", res.Manifest.Host)
+			continue
+		}
+		if c.Observe != nil {
+			c.Observe(db, res, err)
+		}
 		if err != nil {
 			c.Logger.Error("backup failed", "database", db, "error", err)
 			failed = append(failed, err)
@@ -54,10 +63,10 @@ func (c *Cycle) Run(ctx context.Context) error {
 	return errors.Join(failed...)
 }
 
-// names expands the patterns among Databases and keeps exact names as they
+// Names expands the patterns among Databases and keeps exact names as they
 // are: a named database that is missing fails on its own, with its own log
-// line, and does not stop the others.
-func (c *Cycle) names(ctx context.Context) ([]string, error) {
+// line, and does not stop the others. The globals come last, when kept.
+func (c *Cycle) Names(ctx context.Context) ([]string, error) {
 	var patterns, names []string
 	for _, d := range c.Databases {
 		if strings.ContainsAny(d, "*?[") {
@@ -74,5 +83,9 @@ func (c *Cycle) names(ctx context.Context) ([]string, error) {
 		names = append(names, found...)
 	}
 	slices.Sort(names)
-	return slices.Compact(names), nil
+	names = slices.Compact(names)
+	if c.Globals {
+		names = append(names, catalog.GlobalsDatabase)
+	}
+	return names, nil
 }

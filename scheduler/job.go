@@ -52,12 +52,21 @@ type Result struct {
 	Duration time.Duration
 }
 
+// ErrSlotTaken is returned when the database already has a backup taken at
+// or after the scheduled slot: another daemon took it.
+var ErrSlotTaken = errors.New("already backed up for this scheduled slot")
+
 // Run backs up one database (catalog.GlobalsDatabase for the globals) and
 // commits it. On error nothing is listed and no multipart upload is left.
-func (j *Job) Run(ctx context.Context, database string) (Result, error) {
+// When slot is not zero and a backup taken at or after slot is already
+// listed, Run takes none and returns ErrSlotTaken.
+func (j *Job) Run(ctx context.Context, database string, slot time.Time) (Result, error) {
 	existing, err := j.Catalog.List(ctx, database)
 	if err != nil {
 		return Result{}, err
+	}
+	if n := len(existing); n > 0 && !slot.IsZero() && !existing[n-1].TakenAt.Before(slot.Truncate(time.Second)) {
+		return Result{Manifest: existing[n-1]}, ErrSlotTaken
 	}
 	start, err := j.start(ctx, existing)
 	if err != nil {

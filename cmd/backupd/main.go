@@ -1,7 +1,8 @@
 // Command backupd is pgtier's daemon: it backs up the configured Postgres
-// cluster into the configured bucket. With --once it runs one cycle and
-// exits: 0 when every database was backed up, 1 when any failed, 2 on a
-// usage or configuration error.
+// cluster into the configured bucket on the configured schedule, prunes
+// after each cycle and serves metrics, until SIGTERM; SIGHUP reloads the
+// config. With --once it runs one cycle and exits: 0 when every database was
+// backed up, 1 when any failed, 2 on a usage or configuration error.
 package main
 
 import (
@@ -55,10 +56,10 @@ func run(args []string, stderr io.Writer) int {
 	if err != nil {
 		return setup.Report(stderr, err)
 	}
-	if !*once {
-		return setup.Report(stderr, setup.Usagef("backupd runs only with --once in this version; run it from a systemd timer"))
+	if *once {
+		return setup.Report(stderr, runOnce(ctx, cfg, v, logger))
 	}
-	return setup.Report(stderr, runOnce(ctx, cfg, v, logger))
+	return setup.Report(stderr, serve(ctx, *configPath, cfg, v, logger))
 }
 
 func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *slog.Logger) error {
@@ -77,7 +78,7 @@ func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *s
 		Globals:   cfg.Postgres.Globals,
 		Logger:    logger,
 	}
-	backupErr := setup.Classify(cycle.Run(ctx))
+	backupErr := setup.Classify(cycle.Run(ctx, time.Time{}))
 	pruner, err := setup.Pruner(cfg, store, logger, time.Now)
 	if err != nil {
 		return errors.Join(backupErr, err)

@@ -76,19 +76,34 @@ INSERT INTO big SELECT g, gen_random_bytes(1024) FROM generate_series(1, 150000)
 // least n bytes (per /proc/PID/io), then kills it with SIGKILL.
 func killChildAfter(t *testing.T, parent int, name string, n int64, limit time.Duration) bool {
 	t.Helper()
+	pid := childWrote(t, parent, name, n, limit)
+	return pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil
+}
+
+// waitChildWrote waits for a child of parent named name to have written at
+// least n bytes.
+func waitChildWrote(t *testing.T, parent int, name string, n int64, limit time.Duration) bool {
+	t.Helper()
+	return childWrote(t, parent, name, n, limit) > 0
+}
+
+// childWrote returns the pid of a child of parent named name once it has
+// written at least n bytes, or 0 when none did within limit.
+func childWrote(t *testing.T, parent int, name string, n int64, limit time.Duration) int {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		for _, pid := range children(parent, name) {
 			if written(pid) >= n {
-				return syscall.Kill(pid, syscall.SIGKILL) == nil
+				return pid
 			}
 		}
 		if syscall.Kill(parent, 0) != nil {
-			return false
+			return 0
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return false
+	return 0
 }
 
 func children(parent int, name string) []int {

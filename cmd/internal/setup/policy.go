@@ -11,7 +11,10 @@ import (
 	"github.com/pgtier/pgtier/scheduler"
 )
 
-// Schedule parses the base schedule in the config's time zone.
+// Schedule parses the base schedule in the config's time zone. "@every D"
+// runs at whole multiples of D since the Unix epoch (every 6h: 00:00, 06:00,
+// ... UTC), not D after the daemon started, so that two daemons of one
+// cluster share their slots and the second skips what the first took.
 func Schedule(cfg *configs.Config) (cron.Schedule, error) {
 	spec := cfg.Schedule.Base
 	if loc := cfg.Location(); loc != nil && loc != time.UTC {
@@ -21,7 +24,18 @@ func Schedule(cfg *configs.Config) (cron.Schedule, error) {
 	if err != nil {
 		return nil, Usagef("schedule.base: %v; write a cron expression such as \"0 */6 * * *\" or \"@every 6h\"", err)
 	}
+	if every, ok := s.(cron.ConstantDelaySchedule); ok {
+		return alignedEvery(every.Delay), nil
+	}
 	return s, nil
+}
+
+// alignedEvery runs at whole multiples of a duration since the Unix epoch.
+type alignedEvery time.Duration
+
+func (a alignedEvery) Next(t time.Time) time.Time {
+	d := time.Duration(a)
+	return t.Truncate(d).Add(d)
 }
 
 // Policy is the retention policy of the config: the tiers' windows, the
