@@ -27,6 +27,9 @@ func serve(ctx context.Context, path string, cfg *configs.Config, version string
 	if err != nil {
 		return err
 	}
+	if err := setup.CheckPosture(ctx, cfg, store, logger); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := scheduler.NewMetrics(reg, version)

@@ -67,6 +67,9 @@ func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *s
 	if err != nil {
 		return err
 	}
+	if err := setup.CheckPosture(ctx, cfg, store, logger); err != nil {
+		return err
+	}
 	job, admin, err := setup.Job(ctx, cfg, store, version, logger, time.Now)
 	if err != nil {
 		return err
