@@ -36,9 +36,10 @@ const maxManifestBytes = 4 << 20
 // Catalog reads and writes the backups of one cluster in one environment.
 // It is safe for concurrent use.
 type Catalog struct {
-	store  Store
-	layout Layout
-	logger *slog.Logger
+	store   Store
+	layout  Layout
+	logger  *slog.Logger
+	signing Signing
 }
 
 // New returns the catalog of cluster in environment, kept in store.
@@ -47,6 +48,16 @@ func New(store Store, layout Layout, logger *slog.Logger) *Catalog {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Catalog{store: store, layout: layout, logger: logger}
+}
+
+// WithSigning returns a catalog that signs the manifests it commits and
+// checks the signature of every manifest it reads: a manifest that is
+// unsigned, altered or signed by an untrusted key is not a backup (List
+// leaves it out with a warning, Get refuses it).
+func (c *Catalog) WithSigning(s Signing) *Catalog {
+	out := *c
+	out.signing = s
+	return &out
 }
 
 // Layout returns where the catalog keeps its objects.
@@ -68,6 +79,9 @@ func (c *Catalog) PutData(ctx context.Context, database, id string, r io.Reader,
 func (c *Catalog) Commit(ctx context.Context, m *Manifest) error {
 	if err := m.check(); err != nil {
 		return fmt.Errorf("refusing to commit backup %s: %w", m.ID, err)
+	}
+	if err := c.signing.sign(m); err != nil {
+		return err
 	}
 	data, err := m.Encode()
 	if err != nil {
@@ -116,6 +130,9 @@ func (c *Catalog) read(ctx context.Context, key string) (*Manifest, error) {
 	}
 	if want := c.layout.ManifestKey(m.Database, m.ID); want != key || m.Environment != c.layout.Environment || m.Cluster != c.layout.Cluster {
 		return nil, fmt.Errorf("manifest %s: %w: it describes %s", key, ErrInvalidManifest, want)
+	}
+	if err := c.signing.verify(m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", key, err)
 	}
 	return m, nil
 }

@@ -35,8 +35,16 @@ type app struct {
 	version    string
 }
 
+// config loads the config and checks that manifests can be verified.
 func (a *app) config() (*configs.Config, error) {
-	return configs.Load(a.configPath)
+	cfg, err := configs.Load(a.configPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := setup.CheckVerifyKeys(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -53,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "/etc/pgtier/pgtier.yaml", "configuration file")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return setup.Usage(err) })
-	root.AddCommand(a.listCmd(), a.showCmd(), a.restoreCmd(), a.pruneCmd(), a.retentionCmd())
+	root.AddCommand(a.listCmd(), a.showCmd(), a.restoreCmd(), a.pruneCmd(), a.retentionCmd(), a.keygenCmd(), a.auditCmd(), a.checkCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -56,7 +56,7 @@ func (a *app) pruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pruner, err := setup.Pruner(cfg, store, a.logger, time.Now)
+			pruner, err := setup.Pruner(cfg, setup.Catalog(store, cfg, "", a.logger), store, a.logger, time.Now)
 			if err != nil {
 				return err
 			}

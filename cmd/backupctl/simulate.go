@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgtier/pgtier/cmd/internal/setup"
+	"github.com/pgtier/pgtier/configs"
 	"github.com/pgtier/pgtier/retention"
 )
 
@@ -32,7 +33,7 @@ func (a *app) retentionCmd() *cobra.Command {
 			"that tier still keeps at --to.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			cfg, err := configs.Load(a.configPath) // reads no manifest: no keys needed
 			if err != nil {
 				return err
 			}

@@ -82,7 +82,7 @@ func runOnce(ctx context.Context, cfg *configs.Config, version string, logger *s
 		Logger:    logger,
 	}
 	backupErr := setup.Classify(cycle.Run(ctx, time.Time{}))
-	pruner, err := setup.Pruner(cfg, store, logger, time.Now)
+	pruner, err := setup.Pruner(cfg, job.Catalog, store, logger, time.Now)
 	if err != nil {
 		return errors.Join(backupErr, err)
 	}

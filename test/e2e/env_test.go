@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgtier/pgtier/catalog"
+	"github.com/pgtier/pgtier/crypto"
 	"github.com/pgtier/pgtier/test/harness"
 )
 
@@ -25,14 +26,15 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 // env is one operator's setup: a database with content, a locked bucket on
 // MinIO, an age key pair, a config file and the built binaries.
 type env struct {
-	pg                   *harness.Postgres
-	s3                   *harness.MinIO
-	bucket, db, dir      string
-	backupd, backupctl   string
-	identity, recipients string
-	config               string
-	extraEnv             []string
-	noGlobals            bool // leave the globals out of the backups
+	pg                    *harness.Postgres
+	s3                    *harness.MinIO
+	bucket, db, dir       string
+	backupd, backupctl    string
+	identity, recipients  string
+	signingKey, verifyKey string
+	config                string
+	extraEnv              []string
+	noGlobals             bool // leave the globals out of the backups
 }
 
 // newEnv builds an env around a fresh database loaded with sql.
@@ -51,6 +53,10 @@ func newEnv(t *testing.T, sql string) *env {
 	}
 	e.identity = e.write(t, "identity.txt", "# operator\n"+id.String()+"\n")
 	e.recipients = e.write(t, "recipients.txt", "# operators\n"+id.Recipient().String()+"\n")
+	e.signingKey, e.verifyKey = filepath.Join(e.dir, "signing.key"), filepath.Join(e.dir, "signing.pub")
+	if _, err := crypto.WriteKeyPair(e.signingKey, e.verifyKey); err != nil {
+		t.Fatal(err)
+	}
 	e.config = e.writeConfig(t, "config.yaml", "")
 	return e
 }
@@ -79,12 +85,14 @@ postgres:
   bin_dir: %s
 encryption:
   recipients_file: %s
+  signing_key_file: %s
+  verify_key_file: %s
 storage:
   url: s3://%s/pgtier
   endpoint: %s
   region: %s
   ca_file: %s
-%s`, e.pg.Host, e.pg.Port, e.pg.User, e.db, !e.noGlobals, e.pg.BinDir, e.recipients,
+%s`, e.pg.Host, e.pg.Port, e.pg.User, e.db, !e.noGlobals, e.pg.BinDir, e.recipients, e.signingKey, e.verifyKey,
 		e.bucket, e.s3.Endpoint, e.s3.Region, e.s3.CAFile, extra))
 }
 

@@ -59,12 +59,23 @@ func Store(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (stora
 	return s, nil
 }
 
-// Catalog opens the catalog of the config's environment and cluster.
+// Catalog opens the catalog of the config's environment (or of environment,
+// when not empty) and cluster, checking manifest signatures with the
+// config's verify keys.
 func Catalog(store storage.Store, cfg *configs.Config, environment string, logger *slog.Logger) *catalog.Catalog {
 	if environment == "" {
 		environment = cfg.Environment
 	}
-	return catalog.New(store, catalog.Layout{Environment: environment, Cluster: cfg.Cluster}, logger)
+	return catalog.New(store, catalog.Layout{Environment: environment, Cluster: cfg.Cluster}, logger).WithSigning(readerSigning(cfg))
+}
+
+// DaemonCatalog is the daemon's catalog: it signs what it commits.
+func DaemonCatalog(store storage.Store, cfg *configs.Config, logger *slog.Logger) (*catalog.Catalog, error) {
+	signing, err := daemonSigning(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.New(store, catalog.Layout{Environment: cfg.Environment, Cluster: cfg.Cluster}, logger).WithSigning(signing), nil
 }
 
 // Conn is the connection to the configured cluster's database db.
@@ -110,6 +121,10 @@ func Job(ctx context.Context, cfg *configs.Config, store storage.Store, version 
 	if err != nil {
 		return nil, snapshot.Conn{}, err
 	}
+	cat, err := DaemonCatalog(store, cfg, logger)
+	if err != nil {
+		return nil, snapshot.Conn{}, err
+	}
 	admin, err := Conn(cfg, "postgres")
 	if err != nil {
 		return nil, admin, err
@@ -124,7 +139,7 @@ func Job(ctx context.Context, cfg *configs.Config, store storage.Store, version 
 	}
 	host, _ := os.Hostname()
 	job := &scheduler.Job{
-		Catalog:          Catalog(store, cfg, "", logger),
+		Catalog:          cat,
 		Tools:            tools,
 		Conn:             admin,
 		Keys:             scheduler.Keys{Recipients: recipients, Public: public},
@@ -139,14 +154,14 @@ func Job(ctx context.Context, cfg *configs.Config, store storage.Store, version 
 	return job, admin, nil
 }
 
-// Pruner builds the pruner of the configured cluster.
-func Pruner(cfg *configs.Config, store storage.Store, logger *slog.Logger, now func() time.Time) (*scheduler.Pruner, error) {
+// Pruner builds the pruner of the configured cluster over cat.
+func Pruner(cfg *configs.Config, cat *catalog.Catalog, store storage.Store, logger *slog.Logger, now func() time.Time) (*scheduler.Pruner, error) {
 	policy, err := Policy(cfg, now())
 	if err != nil {
 		return nil, err
 	}
 	return &scheduler.Pruner{
-		Catalog: Catalog(store, cfg, "", logger),
+		Catalog: cat,
 		Store:   store,
 		Policy:  policy,
 		Logger:  logger,

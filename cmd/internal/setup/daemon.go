@@ -29,12 +29,12 @@ func DaemonPlan(ctx context.Context, cfg *configs.Config, store storage.Store, m
 	if err != nil {
 		return nil, err
 	}
-	pruner, err := Pruner(cfg, store, logger, time.Now)
+	pruner, err := Pruner(cfg, job.Catalog, store, logger, time.Now)
 	if err != nil {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	lease := scheduler.NewLease(store, cfg.Environment+"/locks/"+cfg.Cluster+".lock",
+	lease := scheduler.NewLease(store, scheduler.LeaseKey(cfg.Environment, cfg.Cluster),
 		fmt.Sprintf("%s/%d", host, os.Getpid()), leaseTTL, time.Now, logger)
 	cluster := cfg.Cluster
 	cycle := &scheduler.Cycle{
@@ -51,6 +51,12 @@ func DaemonPlan(ctx context.Context, cfg *configs.Config, store storage.Store, m
 			metrics.BackupDone(cluster, res.Manifest, res.Duration)
 		},
 	}
+	// One log for the plan's lifetime: it remembers the newest record it
+	// verified, and the next verify checks that record is unchanged.
+	auditLog, err := AuditLog(ctx, cfg, store, logger)
+	if err != nil {
+		return nil, err
+	}
 	return &scheduler.Plan{
 		Cluster:  cluster,
 		Schedule: sched,
@@ -60,7 +66,10 @@ func DaemonPlan(ctx context.Context, cfg *configs.Config, store storage.Store, m
 		Cycle:    cycle,
 		Pruner:   pruner,
 		Lock:     lease,
-		After:    func(ctx context.Context) { RebuildMetrics(ctx, job.Catalog, cluster, metrics, logger) },
+		After: func(ctx context.Context) {
+			RebuildMetrics(ctx, job.Catalog, cluster, metrics, logger)
+			AuditMetrics(ctx, auditLog, cluster, metrics, logger)
+		},
 	}, nil
 }
 
