@@ -62,9 +62,9 @@ func CheckPosture(ctx context.Context, cfg *configs.Config, store storage.Store,
 	var p storage.Posture
 	applicable := !strings.HasPrefix(cfg.Storage.URL, "file://")
 	if applicable {
-		p = posture(ctx, store)
-		if blocking := p.Blocking(); len(blocking) > 0 && cfg.Storage.RequireLockdown {
-			return Usage(lockdownError(cfg.Storage.URL, blocking))
+		p = ReadPosture(ctx, store)
+		if err := Lockdown(cfg, p); err != nil {
+			return err
 		}
 	}
 	for _, o := range OptOuts(cfg) {
@@ -79,9 +79,19 @@ func CheckPosture(ctx context.Context, cfg *configs.Config, store storage.Store,
 	return nil
 }
 
-// posture reads the posture of store. A store that cannot report one gets
-// every check unknown, which blocks on the object lock.
-func posture(ctx context.Context, store storage.Store) storage.Posture {
+// Lockdown is the refusal CheckPosture gives for posture p: a one-line usage
+// error when p has blocking checks and cfg.Storage.RequireLockdown is set,
+// else nil.
+func Lockdown(cfg *configs.Config, p storage.Posture) error {
+	if blocking := p.Blocking(); len(blocking) > 0 && cfg.Storage.RequireLockdown {
+		return Usage(lockdownError(cfg.Storage.URL, blocking))
+	}
+	return nil
+}
+
+// ReadPosture reads the posture of store. A store that cannot report one gets
+// an unknown object lock check, which blocks.
+func ReadPosture(ctx context.Context, store storage.Store) storage.Posture {
 	if ps, ok := store.(poser); ok {
 		return ps.Posture(ctx)
 	}
