@@ -15,15 +15,19 @@ import (
 )
 
 func (a *app) listCmd() *cobra.Command {
-	var database, tier string
+	var database, tier, source string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List backups, oldest first",
 		Long: "List the backups of the configured cluster, oldest first.\n\n" +
-			"--json prints a JSON array of manifests (the stored manifest format).",
+			"--json prints a JSON array of manifests (the stored manifest format).\n" +
+			"--source-environment lists another environment's backups of the cluster.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkSource(source); err != nil {
+				return err
+			}
 			cfg, err := a.config()
 			if err != nil {
 				return err
@@ -32,7 +36,7 @@ func (a *app) listCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cat := setup.Catalog(store, cfg, "", a.logger)
+			cat := setup.Catalog(store, cfg, source, a.logger)
 			dbs := []string{database}
 			if database == "" {
 				if dbs, err = cat.Databases(cmd.Context()); err != nil {
@@ -60,6 +64,7 @@ func (a *app) listCmd() *cobra.Command {
 	cmd.Flags().StringVar(&database, "database", "", "only this database (_globals for roles and tablespaces)")
 	cmd.Flags().StringVar(&tier, "tier", "", "only backups in this tier (base, daily, weekly, monthly)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&source, "source-environment", "", "list this environment's backups (default: the config's)")
 	return cmd
 }
 

@@ -11,12 +11,13 @@ import (
 )
 
 func (a *app) showCmd() *cobra.Command {
-	var database string
+	var database, source string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show ID --database D",
 		Short: "Show one backup's manifest",
-		Long:  "Show one backup's manifest. --json prints the manifest as stored.",
+		Long: "Show one backup's manifest. --json prints the manifest as stored.\n" +
+			"--source-environment shows a backup of another environment.",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return setup.Usagef("show takes one backup id, like 20261121T060000Z (see backupctl list)")
@@ -27,6 +28,9 @@ func (a *app) showCmd() *cobra.Command {
 			if database == "" {
 				return setup.Usagef("--database is required")
 			}
+			if err := checkSource(source); err != nil {
+				return err
+			}
 			cfg, err := a.config()
 			if err != nil {
 				return err
@@ -35,7 +39,7 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := setup.Catalog(store, cfg, "", a.logger).Get(cmd.Context(), database, args[0])
+			m, err := setup.Catalog(store, cfg, source, a.logger).Get(cmd.Context(), database, args[0])
 			if err != nil {
 				return setup.Classify(err)
 			}
@@ -63,5 +67,6 @@ func (a *app) showCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&database, "database", "", "the database the backup belongs to")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifest as JSON")
+	cmd.Flags().StringVar(&source, "source-environment", "", "the environment the backup belongs to (default: the config's)")
 	return cmd
 }
