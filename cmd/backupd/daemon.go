@@ -103,6 +103,9 @@ func reload(ctx context.Context, path, version string, metrics *scheduler.Metric
 	if err != nil {
 		return nil, err
 	}
+	if err := setup.CheckPosture(ctx, cfg, store, logger); err != nil {
+		return nil, err
+	}
 	return setup.DaemonPlan(ctx, cfg, store, metrics, version, logger)
 }
 
