@@ -50,6 +50,7 @@ func (e *env) startDaemon(t *testing.T, path, listen string) *daemon {
 	t.Helper()
 	d := &daemon{cmd: exec.Command(e.backupd, "--config", path), listen: listen, done: make(chan struct{})}
 	d.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+e.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+e.s3.SecretKey)
+	d.cmd.Env = append(d.cmd.Env, e.extraEnv...)
 	out, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
