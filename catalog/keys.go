@@ -25,10 +25,11 @@ func NewID(t time.Time) string {
 	return t.UTC().Format(IDLayout)
 }
 
-// ParseID returns the start time encoded in a backup id.
+// ParseID returns the start time encoded in a backup id. Only the id that
+// NewID gives for that time is accepted: no fractional seconds.
 func ParseID(id string) (time.Time, error) {
 	t, err := time.Parse(IDLayout, id)
-	if err != nil {
+	if err != nil || NewID(t) != id {
 		return time.Time{}, fmt.Errorf("backup id %q is not of the form 20261121T060000Z", id)
 	}
 	return t, nil
