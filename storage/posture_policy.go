@@ -127,7 +127,7 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		case bool:
 			*l = append(*l, strconv.FormatBool(x))
 		default:
-			return fmt.Errorf("unexpected value %s in a policy list", b)
+			return fmt.Errorf("unexpected value %q in a policy list", b)
 		}
 	}
 	return nil
