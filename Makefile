@@ -1,4 +1,4 @@
-# Build, lint and test pgtier. `make test` is what CI runs (see .ci/run).
+# Build, lint and test pgtier. CI runs `make test`, then `make fuzz` (see .ci/run).
 
 SHELL := bash
 GO ?= go
@@ -10,7 +10,7 @@ export PATH := $(GOBIN_DIR):$(PATH)
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS ?=
 
-.PHONY: all build install fmt-check vet lint test demo bench clean
+.PHONY: all build install fmt-check vet lint test fuzz demo bench clean
 
 all: build
 
@@ -43,6 +43,13 @@ test: install fmt-check vet lint
 	echo "== go test summary"; \
 	grep -E '^(ok|FAIL|--- FAIL|panic:)' bin/test.log || true; \
 	exit $$rc
+
+## fuzz: every fuzz target for FUZZTIME each, one after another (FUZZ=regexp
+## picks targets by name); a failing input stays under <pkg>/testdata/fuzz/
+FUZZTIME ?= 12s
+FUZZ ?= .
+fuzz:
+	FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' GO=$(GO) test/fuzz.sh
 
 ## demo: back up a throwaway database to a throwaway MinIO and restore it
 demo: install
