@@ -58,7 +58,7 @@ func createAmcheck(ctx context.Context, c snapshot.Conn) (string, error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS amcheck"); err != nil {
-		return "", redact(fmt.Errorf("cannot create extension amcheck: %w", err), c)
+		return "", redact(fmt.Errorf("cannot create extension amcheck in %s (it needs a superuser and the contrib package): %w", c.Database, err), c)
 	}
 	var version string
 	if err := conn.QueryRow(ctx, "SELECT extversion FROM pg_extension WHERE extname = 'amcheck'").Scan(&version); err != nil {
