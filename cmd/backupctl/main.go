@@ -62,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().StringVar(&a.configPath, "config", "/etc/pgtier/pgtier.yaml", "configuration file")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return setup.Usage(err) })
 	root.AddCommand(a.listCmd(), a.showCmd(), a.restoreCmd(), a.pruneCmd(), a.retentionCmd(), a.keygenCmd(), a.auditCmd(), a.checkCmd())
+	root.AddCommand(a.verifyCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
