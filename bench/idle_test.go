@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,12 +31,7 @@ func BenchmarkIdleDaemon(b *testing.B) {
 	if _, err := crypto.WriteKeyPair(signing, verify); err != nil {
 		b.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
+	listen := freeAddr(b)
 	cfg := e.write(b, "idle.yaml", fmt.Sprintf(`environment: bench
 cluster: idle
 postgres: {host: %s, port: %d, user: %s, sslmode: disable, databases: [postgres], bin_dir: %s}
