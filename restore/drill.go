@@ -175,8 +175,11 @@ func (r *Restorer) drillArchive(ctx context.Context, m *catalog.Manifest, o Dril
 		}
 	}
 	// Read what the consumer left, so that age authenticates the last
-	// chunk and the listing sees its input end.
-	_, _ = io.Copy(io.Discard, stream)
+	// chunk and the listing sees its input end. After a cancellation the
+	// restore may still be reading; the stream is left to it.
+	if ctx.Err() == nil {
+		_, _ = io.Copy(io.Discard, stream)
+	}
 	listing, listErr := list.wait()
 	if ctx.Err() != nil {
 		if created {
