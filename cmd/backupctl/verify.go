@@ -147,6 +147,9 @@ func (a *app) verify(ctx context.Context, args []string, f verifyFlags) error {
 	r := &restore.Restorer{Source: cat, Identities: identities, IdentityFile: f.identity, IdentityKeys: identityKeys,
 		Tools: tools, Logger: a.logger, Progress: counting(&read, a.drillProgress())}
 	report, err := r.Drill(ctx, m, restore.DrillOptions{Into: into})
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted: %w", err)
+	}
 	if err != nil {
 		endErr := endRecord(ctx, log, begin, err, read.Load())
 		if endErr != nil {
