@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,6 +292,69 @@ func hasEstimate(m *catalog.Manifest, table string) bool {
 	for _, tc := range m.Tables {
 		if tc.Table == table {
 			return !tc.Exact && tc.Rows > 0
+		}
+	}
+	return false
+}
+
+// TestVerifyInterrupted: SIGTERM while the drill restores makes verify exit
+// 1 soon, drop its database and close its audit record with a failure.
+func TestVerifyInterrupted(t *testing.T) {
+	e := newEnv(t, `CREATE EXTENSION pgcrypto;
+CREATE TABLE big (id int, payload bytea);
+INSERT INTO big SELECT g, gen_random_bytes(1024) FROM generate_series(1, 60000) g;`)
+	e.noGlobals = true
+	m := e.backup(t)[0]
+	target := e.db + "_drill"
+	e.dropLater(t, target)
+	cmd, out := e.command(t, e.backupctl, "--config", e.config, "verify", m.ID, "--database", e.db,
+		"--reason", "drill", "--identity", e.identity, "--restore-into", e.pg.DSN(target))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitChildRead(t, cmd.Process.Pid, "pg_restore", 8<<20, time.Minute) {
+		_ = cmd.Wait()
+		t.Fatalf("pg_restore was not seen reading 8 MiB:\n%s", out)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	t.Logf("backupctl exited %s after SIGTERM: %s", time.Since(start).Round(time.Millisecond), lastLine(out.String()))
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("verify after SIGTERM: exit %d, want 1\n%s", code, out)
+	}
+	if e.dbExists(t, target) {
+		t.Fatal("the interrupted drill left its database behind")
+	}
+	recs := e.auditRecords(t, e.config)
+	if len(recs) != 2 || recs[1].Kind != audit.KindEnd || recs[1].Outcome != audit.OutcomeFailure {
+		t.Fatalf("audit records %+v; want a begin and a failed end", recs)
+	}
+}
+
+// waitChildRead waits for a child of parent named name to have read at
+// least n bytes (rchar in /proc/PID/io: pg_restore reads its input with
+// read(2), and sends to the server with send(2), which wchar misses).
+func waitChildRead(t *testing.T, parent int, name string, n int64, limit time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, pid := range children(parent, name) {
+			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "io"))
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+					if got, _ := strconv.ParseInt(v, 10, 64); got >= n {
+						return true
+					}
+				}
+			}
+		}
+		if syscall.Kill(parent, 0) != nil {
+			return false
 		}
 	}
 	return false
