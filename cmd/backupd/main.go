@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -25,7 +26,17 @@ import (
 // version is set by the linker: -ldflags "-X main.version=v1.2.3".
 var version string
 
+// memoryLimit is the Go heap's soft limit unless GOMEMLIMIT sets another:
+// a backup holds its part buffers (PartSize x (Concurrency+1), 40 MiB by
+// default) and the compressor's window, and the limit makes the collector
+// run before the heap doubles past them, so peak memory stays under 100 MiB
+// whatever the database size.
+const memoryLimit = 80 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
