@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/pgtier/pgtier/crypto"
 	"github.com/pgtier/pgtier/test/harness"
 )
 
@@ -74,7 +75,14 @@ func (e *env) keys(b *testing.B) {
 	e.identity = e.write(b, "identity.txt", "# bench\n"+id.String()+"\n")
 	e.recipient = id.Recipient().String()
 	e.write(b, "recipients.txt", "# bench\n"+e.recipient+"\n")
+	if _, err := crypto.WriteKeyPair(e.signingKey(), e.verifyKey()); err != nil {
+		b.Fatal(err)
+	}
 }
+
+// signingKey and verifyKey are the manifest-signing pair keys writes.
+func (e *env) signingKey() string { return filepath.Join(e.dir, "signing.key") }
+func (e *env) verifyKey() string  { return filepath.Join(e.dir, "signing.pub") }
 
 // configYAML is backupd's and backupctl's config: the benchmark database,
 // the locked bucket, defaults for everything else (zstd "default", object
@@ -91,12 +99,14 @@ postgres:
   bin_dir: %s
 encryption:
   recipients_file: %s
+  signing_key_file: %s
+  verify_key_file: %s
 storage:
   url: s3://%s/pgtier
   endpoint: %s
   region: %s
   ca_file: %s
-`, e.pg.Host, e.pg.Port, e.pg.User, e.db, e.pg.BinDir, filepath.Join(e.dir, "recipients.txt"),
+`, e.pg.Host, e.pg.Port, e.pg.User, e.db, e.pg.BinDir, filepath.Join(e.dir, "recipients.txt"), e.signingKey(), e.verifyKey(),
 		e.bucket, e.s3.Endpoint, e.s3.Region, e.s3.CAFile)
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgtier/pgtier/crypto"
 	"github.com/pgtier/pgtier/test/harness"
 )
 
@@ -27,10 +26,7 @@ func BenchmarkIdleDaemon(b *testing.B) {
 	e.backupd, e.backupctl = harness.BuildBinaries(b)
 	e.bucket = e.s3.Bucket(b, true)
 	e.keys(b)
-	signing, verify := filepath.Join(e.dir, "signing.key"), filepath.Join(e.dir, "signing.pub")
-	if _, err := crypto.WriteKeyPair(signing, verify); err != nil {
-		b.Fatal(err)
-	}
+	signing, verify := e.signingKey(), e.verifyKey()
 	listen := freeAddr(b)
 	cfg := e.write(b, "idle.yaml", fmt.Sprintf(`environment: bench
 cluster: idle

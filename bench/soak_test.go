@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgtier/pgtier/crypto"
 	"github.com/pgtier/pgtier/test/faults"
 	"github.com/pgtier/pgtier/test/harness"
 )
@@ -78,10 +77,7 @@ func BenchmarkSoak(b *testing.B) {
 }
 
 func (e *env) soakConfig(b *testing.B, endpoint string) string {
-	signing, verify := filepath.Join(e.dir, "signing.key"), filepath.Join(e.dir, "signing.pub")
-	if _, err := crypto.WriteKeyPair(signing, verify); err != nil {
-		b.Fatal(err)
-	}
+	signing, verify := e.signingKey(), e.verifyKey()
 	return e.write(b, "soak.yaml", fmt.Sprintf(`environment: bench
 cluster: soak
 postgres: {host: %s, port: %d, user: %s, sslmode: disable, databases: [soak], globals: false, bin_dir: %s}
