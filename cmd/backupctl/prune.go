@@ -81,7 +81,11 @@ func (a *app) pruneCmd() *cobra.Command {
 				return applyErr
 			}
 			if apply && len(plan.Refused) > 0 {
-				return fmt.Errorf("prune refused for %d database(s): %s", len(plan.Refused), plan.Refused[0].Message)
+				more := ""
+				if n := len(plan.Refused) - 1; n > 0 {
+					more = fmt.Sprintf(" (and %d more refusals, listed above)", n)
+				}
+				return fmt.Errorf("prune refused (%s): %s%s", plan.Refused[0].Reason, plan.Refused[0].Message, more)
 			}
 			return nil
 		},
