@@ -2,17 +2,12 @@ package setup
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -102,7 +97,7 @@ func CloudIdentity(ctx context.Context, cfg *configs.Config, logger *slog.Logger
 }
 
 func callerIdentity(ctx context.Context, cfg *configs.Config) (string, error) {
-	hc, err := httpClient(cfg.Storage.CAFile)
+	hc, err := storage.HTTPClient(cfg.Storage.CAFile)
 	if err != nil {
 		return "", err
 	}
@@ -127,33 +122,6 @@ func callerIdentity(ctx context.Context, cfg *configs.Config) (string, error) {
 		return "", fmt.Errorf("sts get-caller-identity: %w", err)
 	}
 	return aws.ToString(out.Arn), nil
-}
-
-// httpClient trusts caFile's certificates in addition to the system roots,
-// as the store's client does.
-func httpClient(caFile string) (*awshttp.BuildableClient, error) {
-	var roots *x509.CertPool
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading storage ca file: %w", err)
-		}
-		if roots, err = x509.SystemCertPool(); err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("storage ca file %s holds no PEM certificate", caFile)
-		}
-	}
-	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{}
-		}
-		tr.TLSClientConfig.MinVersion = tls.VersionTLS12
-		if roots != nil {
-			tr.TLSClientConfig.RootCAs = roots
-		}
-	}), nil
 }
 
 // AuditMetrics verifies the audit log and exports the result: the chain's
