@@ -32,12 +32,12 @@ func amcheck(ctx context.Context, tools snapshot.Tools, c snapshot.Conn) Check {
 		return skip(fmt.Sprintf("the server's amcheck extension is version %s; pg_amcheck needs 1.3 (PostgreSQL 14)", version))
 	}
 	cmd := exec.CommandContext(ctx, bin, "--no-password", "dbname="+quoteConnValue(c.Database))
-	cmd.Env = toolEnv(c)
+	cmd.Env = c.Env()
 	var out tail
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = toolWaitDelay
 	err = cmd.Run()
-	text := scrub(lastLines(out.String(), 6), c.Password)
+	text := c.Redact(errors.New(lastLines(out.String(), 6))).Error()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -52,17 +52,17 @@ func amcheck(ctx context.Context, tools snapshot.Tools, c snapshot.Conn) Check {
 // createAmcheck runs CREATE EXTENSION IF NOT EXISTS amcheck in the database
 // of c and returns the extension's version.
 func createAmcheck(ctx context.Context, c snapshot.Conn) (string, error) {
-	conn, err := connect(ctx, c)
+	conn, err := snapshot.Connect(ctx, c)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS amcheck"); err != nil {
-		return "", redact(fmt.Errorf("cannot create extension amcheck in %s (it needs a superuser and the contrib package): %w", c.Database, err), c)
+		return "", c.Redact(fmt.Errorf("cannot create extension amcheck in %s (it needs a superuser and the contrib package): %w", c.Database, err))
 	}
 	var version string
 	if err := conn.QueryRow(ctx, "SELECT extversion FROM pg_extension WHERE extname = 'amcheck'").Scan(&version); err != nil {
-		return "", redact(fmt.Errorf("reading the version of extension amcheck: %w", err), c)
+		return "", c.Redact(fmt.Errorf("reading the version of extension amcheck: %w", err))
 	}
 	return version, nil
 }

@@ -139,7 +139,7 @@ func sortedKeys(m map[tableKey]int64) []tableKey {
 // snapshot.TableCounts lists (ordinary tables and leaf partitions, outside
 // the system schemas) in c.Database.
 func countRows(ctx context.Context, c snapshot.Conn) (map[tableKey]int64, error) {
-	conn, err := connect(ctx, c)
+	conn, err := snapshot.Connect(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func countRows(ctx context.Context, c snapshot.Conn) (map[tableKey]int64, error)
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		  AND n.nspname NOT LIKE 'pg\_toast%'`)
 	if err != nil {
-		return nil, redact(fmt.Errorf("listing the restored tables in %s: %w", c.Database, err), c)
+		return nil, c.Redact(fmt.Errorf("listing the restored tables in %s: %w", c.Database, err))
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tableKey, error) {
 		var k tableKey
@@ -158,14 +158,14 @@ func countRows(ctx context.Context, c snapshot.Conn) (map[tableKey]int64, error)
 		return k, err
 	})
 	if err != nil {
-		return nil, redact(fmt.Errorf("listing the restored tables in %s: %w", c.Database, err), c)
+		return nil, c.Redact(fmt.Errorf("listing the restored tables in %s: %w", c.Database, err))
 	}
 	out := make(map[tableKey]int64, len(keys))
 	for _, k := range keys {
 		var n int64
 		sql := "SELECT count(*) FROM " + pgx.Identifier{k.schema, k.table}.Sanitize()
 		if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
-			return nil, redact(fmt.Errorf("counting the rows of %s.%s in %s: %w", k.schema, k.table, c.Database, err), c)
+			return nil, c.Redact(fmt.Errorf("counting the rows of %s.%s in %s: %w", k.schema, k.table, c.Database, err))
 		}
 		out[k] = n
 	}

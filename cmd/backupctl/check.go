@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/pgtier/pgtier/cmd/internal/setup"
@@ -159,7 +158,8 @@ func postgresChecks(ctx context.Context, cfg *configs.Config, _ *slog.Logger) []
 // pg_read_all_data.
 func roleChecks(ctx context.Context, conn snapshot.Conn, info snapshot.ServerInfo) []checkRow {
 	row := func(name, status, detail string) checkRow { return checkRow{"postgres", name, status, detail} }
-	super, readAll, err := roleOf(ctx, conn)
+	role, err := snapshot.RoleOf(ctx, conn)
+	super, readAll := role.Superuser, role.ReadAllData
 	if err != nil {
 		return []checkRow{row("superuser", storage.StatusUnknown, err.Error()), row("pg_read_all_data", storage.StatusUnknown, err.Error())}
 	}
@@ -178,48 +178,6 @@ func roleChecks(ctx context.Context, conn snapshot.Conn, info snapshot.ServerInf
 		rows = append(rows, row("pg_read_all_data", storage.StatusFail, "role "+conn.User+" is not a member, so pg_dump cannot read every table: GRANT pg_read_all_data TO "+conn.User+" (see configs/postgres/role.sql)"))
 	}
 	return rows
-}
-
-// roleOf reads whether the connected role is a superuser and a member of
-// pg_read_all_data, over a session made as snapshot makes its own: the
-// password set on the parsed settings, no password file.
-func roleOf(ctx context.Context, c snapshot.Conn) (super, readAll bool, err error) {
-	sslmode := c.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
-	}
-	quote := func(v string) string {
-		return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `'`, `\'`) + "'"
-	}
-	pc, err := pgx.ParseConfig(strings.Join([]string{"host=" + quote(c.Host), "port=" + strconv.Itoa(c.Port),
-		"user=" + quote(c.User), "dbname=" + quote(c.Database), "sslmode=" + quote(sslmode),
-		"application_name=pgtier", "connect_timeout=30", "passfile=/dev/null/pgpass"}, " "))
-	if err != nil {
-		return false, false, redact(fmt.Errorf("reading the role's memberships: %w", err), c.Password)
-	}
-	pc.Password = c.Password
-	conn, err := pgx.ConnectConfig(ctx, pc)
-	if err != nil {
-		return false, false, redact(fmt.Errorf("reading the role's memberships: %w", err), c.Password)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var member *bool
-	err = conn.QueryRow(ctx, `SELECT r.rolsuper,
-		CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'pg_read_all_data')
-			THEN pg_has_role(current_user, 'pg_read_all_data', 'member') END
-		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&super, &member)
-	if err != nil {
-		return false, false, redact(fmt.Errorf("reading the role's memberships: %w", err), c.Password)
-	}
-	return super, member != nil && *member, nil
-}
-
-// redact hides secret in err's text.
-func redact(err error, secret string) error {
-	if secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), secret, "***"))
 }
 
 // toolsCheck finds the pg_dump for a server of major version major, 0 when
