@@ -129,7 +129,7 @@ func (a *app) restore(cmd *cobra.Command, args []string, f restoreFlags) error {
 	}
 	var read atomic.Int64
 	r := &restore.Restorer{Source: cat, Identities: identities, IdentityFile: f.identity,
-		IdentityKeys: identityKeys, Logger: a.logger, Progress: counting(&read, a.progress())}
+		IdentityKeys: identityKeys, Logger: a.logger, Progress: counting(&read, a.progress("restoring"))}
 	if f.to != "" {
 		if r.Tools, err = a.checkTarget(ctx, cfg, m, target, f.intoExisting); err != nil {
 			return setup.Classify(err)
@@ -267,13 +267,13 @@ func pick(cmd *cobra.Command, cat *catalog.Catalog, f restoreFlags, args []strin
 }
 
 // progress draws a bar on stderr when it is a terminal.
-func (a *app) progress() func(int64) func(int64) {
+func (a *app) progress(label string) func(int64) func(int64) {
 	f, ok := a.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return func(total int64) func(int64) {
-		bar := progressbar.DefaultBytes(total, "restoring")
+		bar := progressbar.DefaultBytes(total, label)
 		return func(n int64) { _ = bar.Add64(n) }
 	}
 }

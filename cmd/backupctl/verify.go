@@ -10,9 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/pgtier/pgtier/audit"
 	"github.com/pgtier/pgtier/catalog"
@@ -145,7 +143,7 @@ func (a *app) verify(ctx context.Context, args []string, f verifyFlags) error {
 	started := time.Now()
 	var read atomic.Int64
 	r := &restore.Restorer{Source: cat, Identities: identities, IdentityFile: f.identity, IdentityKeys: identityKeys,
-		Tools: tools, Logger: a.logger, Progress: counting(&read, a.drillProgress())}
+		Tools: tools, Logger: a.logger, Progress: counting(&read, a.progress("verifying"))}
 	report, err := r.Drill(ctx, m, restore.DrillOptions{Into: into})
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted: %w", err)
@@ -257,16 +255,4 @@ func dumpMajor(version string) int {
 		return 0
 	}
 	return n
-}
-
-// drillProgress draws a bar on stderr when it is a terminal.
-func (a *app) drillProgress() func(int64) func(int64) {
-	f, ok := a.stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return func(total int64) func(int64) {
-		bar := progressbar.DefaultBytes(total, "verifying")
-		return func(n int64) { _ = bar.Add64(n) }
-	}
 }
